@@ -1,0 +1,1 @@
+"""Returns (RMA) processing platform."""

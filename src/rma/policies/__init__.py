@@ -1,0 +1,1 @@
+"""Policy files shipped with the package (data, not code)."""

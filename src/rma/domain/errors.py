@@ -29,9 +29,8 @@ class MoneyError(DomainError):
 
 
 class ConcurrentUpdateError(DomainError):
-    """Another writer changed the same return first; reload and retry."""
+    """Another writer changed the same return after it was loaded; reload and retry."""
 
-    def __init__(self, return_id: str, expected_version: int) -> None:
-        super().__init__(f"return {return_id} was changed by another writer (expected version {expected_version})")
-        self.return_id = return_id
-        self.expected_version = expected_version
+
+class DuplicateRequestError(DomainError):
+    """A return with the same (channel, upstream request id) already exists."""

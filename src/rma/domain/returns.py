@@ -129,18 +129,21 @@ class ReturnAuthorization(BaseModel):
         target = _OUTCOME_STATUS[decision.decision]
         if target is not Status.REJECTED and rma_number is None:
             raise DomainError("an authorized or reviewed return needs an RMA number")
+        rejected = [] if target is Status.REJECTED else [d for d in decision.lines if d.outcome is Outcome.REJECT]
+        # Check every move before changing anything: a decision that cannot apply leaves the return as it was.
+        ensure_allowed(self.status, target)
+        for line_decision in rejected:
+            ensure_allowed(self.line(line_decision.order_line_id).status, Status.REJECTED)
         self.decision = decision
         self.rma_number = rma_number
-        if target is not Status.REJECTED:
-            for line_decision in decision.lines:
-                if line_decision.outcome is Outcome.REJECT:
-                    self.transition_line(
-                        line_decision.order_line_id,
-                        Status.REJECTED,
-                        at=at,
-                        actor=Actor.POLICY,
-                        cause="; ".join(line_decision.reasons) or "rejected by policy",
-                    )
+        for line_decision in rejected:
+            self.transition_line(
+                line_decision.order_line_id,
+                Status.REJECTED,
+                at=at,
+                actor=Actor.POLICY,
+                cause=("; ".join(line_decision.reasons) or "rejected by policy")[:500],
+            )
         cause = "; ".join(decision.reasons) or decision.decision.value
         self.transition(target, at=at, actor=Actor.POLICY, cause=cause[:500])
 

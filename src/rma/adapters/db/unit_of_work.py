@@ -1,0 +1,78 @@
+"""Unit of work: one session, one transaction; rolls back on exit unless committed."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from rma.adapters.db.repository import SqlAlchemyReturnRepository
+from rma.adapters.db.tables import RmaCounterRow
+from rma.domain.errors import ConcurrentUpdateError, DuplicateRequestError
+
+_UPSTREAM_KEY_HINTS = ("uq_returns_channel_upstream", "returns.channel, returns.upstream_request_id")
+
+
+class SqlAlchemyUnitOfWork:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside its `with` block")
+        return self._session
+
+    def __enter__(self) -> Self:
+        self._session = self._session_factory()
+        self.returns = SqlAlchemyReturnRepository(self._session)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        session = self.session
+        try:
+            session.rollback()
+        finally:
+            session.close()
+            self._session = None
+
+    def commit(self) -> None:
+        session = self.session
+        try:
+            session.flush()
+            session.commit()
+        except StaleDataError as exc:
+            session.rollback()
+            raise ConcurrentUpdateError(f"a return was changed by another writer since it was loaded: {exc}") from exc
+        except IntegrityError as exc:
+            session.rollback()
+            if any(hint in str(exc.orig) for hint in _UPSTREAM_KEY_HINTS):
+                raise DuplicateRequestError(str(exc.orig)) from exc
+            raise
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def next_rma_serial(self, prefix: str) -> int:
+        """Atomically increment the prefix's counter inside this transaction (the row lock serialises issuers)."""
+        session = self.session
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(insert(RmaCounterRow).values(prefix=prefix, last_value=0).on_conflict_do_nothing())
+        value = session.scalar(
+            update(RmaCounterRow)
+            .where(RmaCounterRow.prefix == prefix)
+            .values(last_value=RmaCounterRow.last_value + 1)
+            .returning(RmaCounterRow.last_value)
+        )
+        if value is None:
+            raise RuntimeError(f"RMA counter for prefix {prefix!r} is missing after insert")
+        return int(value)

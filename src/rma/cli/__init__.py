@@ -1,0 +1,1 @@
+"""The `rma` command line."""

@@ -15,7 +15,7 @@ The builders are exposed as session-scoped fixtures (plain functions), so hypoth
 from __future__ import annotations
 
 import copy
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
@@ -24,11 +24,10 @@ from rma.adapters.policy_file import load_policy_book
 from rma.domain.policy.model import PolicyBook
 from rma.domain.requests import ReturnLineRequest, ReturnRequest
 
-AT = datetime(2026, 10, 10, 12, 0, tzinfo=UTC)
 # Ordered and delivered well outside the default holiday season (Nov 1 - Dec 31).
 ORDER_DATE = date(2026, 9, 1)
-DELIVERY_DATE = date(2026, 9, 4)
-TODAY = date(2026, 9, 10)  # well inside the default 30-day window (closes 2026-10-05)
+DELIVERY_DATE = date(2026, 9, 8)  # a Tuesday: the default 30-day window closes Thursday 2026-10-08
+TODAY = date(2026, 9, 10)  # well inside that window
 
 _LINE: dict[str, Any] = {
     "order_line_id": "ol-1",

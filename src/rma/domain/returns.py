@@ -46,6 +46,9 @@ class ReturnAuthorization(BaseModel):
     lines: list[ReturnLine]
     timeline: list[TimelineEntry]
     attention_cause: str | None = None
+    # When the current status outlives its deadline (no label bought, no carrier scan, no inspection...): the
+    # reconciler and beat jobs select returns by (status, due_at). None: the status has no deadline.
+    due_at: AwareDatetime | None = None
     created_at: AwareDatetime
     updated_at: AwareDatetime
     # Optimistic concurrency: the version this object was loaded at (0 = never saved). Only the repository changes it.
@@ -104,8 +107,12 @@ class ReturnAuthorization(BaseModel):
                 return line
         raise DomainError(f"return {self.id} has no line {order_line_id!r}")
 
-    def transition(self, target: Status, *, at: datetime, actor: Actor, cause: str) -> None:
-        """Move the return (and every line still moving with it) to `target`, or raise InvalidTransitionError."""
+    def transition(
+        self, target: Status, *, at: datetime, actor: Actor, cause: str, due_at: datetime | None = None
+    ) -> None:
+        """Move the return (and every line still moving with it) to `target`, or raise InvalidTransitionError.
+
+        `due_at` is the new status's deadline; every transition replaces the previous one."""
         ensure_allowed(self.status, target)
         self._append(target, at=at, actor=actor, cause=cause, line_id=None)
         for line in self.lines:
@@ -115,6 +122,7 @@ class ReturnAuthorization(BaseModel):
                 line.status = target
         self.status = target
         self.attention_cause = cause if target is Status.NEEDS_ATTENTION else None
+        self.due_at = due_at
         self.updated_at = at
 
     def transition_line(self, order_line_id: str, target: Status, *, at: datetime, actor: Actor, cause: str) -> None:
@@ -124,7 +132,9 @@ class ReturnAuthorization(BaseModel):
         line.status = target
         self.updated_at = at
 
-    def apply_decision(self, decision: Decision, *, rma_number: str | None, at: datetime) -> None:
+    def apply_decision(
+        self, decision: Decision, *, rma_number: str | None, at: datetime, due_at: datetime | None = None
+    ) -> None:
         """Record the policy's decision: rejected lines settle on their own, then the return follows the outcome."""
         target = _OUTCOME_STATUS[decision.decision]
         if target is not Status.REJECTED and rma_number is None:
@@ -145,7 +155,7 @@ class ReturnAuthorization(BaseModel):
                 cause=("; ".join(line_decision.reasons) or "rejected by policy")[:500],
             )
         cause = "; ".join(decision.reasons) or decision.decision.value
-        self.transition(target, at=at, actor=Actor.POLICY, cause=cause[:500])
+        self.transition(target, at=at, actor=Actor.POLICY, cause=cause[:500], due_at=due_at)
 
     def flag(self, cause: str, *, at: datetime, actor: Actor = Actor.SYSTEM) -> None:
         """Park the return for a person, saying why."""

@@ -39,6 +39,7 @@ def to_domain(row: ReturnRow) -> ReturnAuthorization:
             for entry in row.timeline
         ],
         attention_cause=row.attention_cause,
+        due_at=row.status_due_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
         version=row.version,
@@ -90,6 +91,7 @@ def update_row(row: ReturnRow, ret: ReturnAuthorization) -> None:
     row.status = ret.status.value
     row.rma_number = ret.rma_number
     row.attention_cause = ret.attention_cause
+    row.status_due_at = ret.due_at
     row.policy_version = ret.decision.policy_version if ret.decision is not None else None
     row.decision = ret.decision.model_dump(mode="json") if ret.decision is not None else None
     row.updated_at = ret.updated_at

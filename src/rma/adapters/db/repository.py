@@ -75,7 +75,7 @@ class SqlAlchemyReturnRepository:
         )
         if excluding is not None:
             stmt = stmt.where(ReturnRow.id != excluding)
-        claimed = {line_id: int(total) for line_id, total in self._session.execute(stmt).tuples()}
+        claimed = {line_id: int(total) for line_id, total in self._session.execute(stmt)}
         return OrderHistory(claimed_quantity=claimed)
 
     def ids_due(self, status: Status, *, now: datetime, limit: int) -> Sequence[UUID]:
@@ -89,4 +89,4 @@ class SqlAlchemyReturnRepository:
 
     def count_by_status(self) -> dict[Status, int]:
         stmt = select(ReturnRow.status, func.count()).group_by(ReturnRow.status)
-        return {Status(status): int(count) for status, count in self._session.execute(stmt).tuples()}
+        return {Status(status): int(count) for status, count in self._session.execute(stmt)}

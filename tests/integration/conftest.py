@@ -1,0 +1,112 @@
+"""Integration fixtures: the same tests run on a SQLite file and on the real PostgreSQL.
+
+Each test session works in its own PostgreSQL schema (dropped at the end) so that runs on the same server never see
+each other's rows. An unreachable PostgreSQL is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from rma.adapters.db import SqlAlchemyUnitOfWork, create_db_engine, make_session_factory, migrate
+from rma.adapters.policy_file import load_policy_book
+from rma.domain.policy import PolicyBook
+from rma.domain.requests import ReturnRequest
+from tests.conftest import POSTGRES_URL
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "return_request.json"
+
+
+def postgres_url_with_schema(schema: str) -> str:
+    url = make_url(POSTGRES_URL)
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Iterator[str]:
+    schema = f"rma_test_{uuid.uuid4().hex[:12]}"
+    admin = create_db_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield schema
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_schema: str) -> Iterator[Engine]:
+    engine = create_db_engine(postgres_url_with_schema(pg_schema), pool_size=10)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _clean(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM returns"))
+        conn.execute(text("DELETE FROM rma_counters"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """Each test using this runs twice: on a fresh SQLite file and on the session's PostgreSQL schema."""
+    if request.param == "sqlite":
+        eng = create_db_engine(f"sqlite:///{tmp_path / 'rma.db'}")
+        migrate.upgrade(eng)
+        yield eng
+        eng.dispose()
+        return
+    eng = request.getfixturevalue("pg_engine")
+    yield eng
+    _clean(eng)
+
+
+@pytest.fixture
+def postgres(pg_engine: Engine) -> Iterator[Engine]:
+    """PostgreSQL only, for behaviour SQLite does not have (row-level concurrency, triggers)."""
+    yield pg_engine
+    _clean(pg_engine)
+
+
+@pytest.fixture
+def pg_uow_factory(postgres: Engine) -> Any:
+    factory = make_session_factory(postgres)
+    return lambda: SqlAlchemyUnitOfWork(factory)
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def uow_factory(session_factory: sessionmaker[Session]) -> Any:
+    return lambda: SqlAlchemyUnitOfWork(session_factory)
+
+
+@pytest.fixture(scope="session")
+def book() -> PolicyBook:
+    return load_policy_book()
+
+
+@pytest.fixture
+def make_request() -> Any:
+    base = json.loads(EXAMPLE.read_text())
+
+    def build(**overrides: Any) -> ReturnRequest:
+        data = {**base, "upstream_request_id": f"req-{uuid.uuid4().hex[:10]}", **overrides}
+        return ReturnRequest.model_validate(data)
+
+    return build

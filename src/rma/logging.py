@@ -35,7 +35,7 @@ PERSONAL_KEYS: Final = frozenset(
 REDACTED: Final = "[redacted]"
 
 
-def _redact(value: Any) -> Any:
+def _redact(value: object) -> object:
     if isinstance(value, Mapping):
         return {k: REDACTED if str(k).lower() in PERSONAL_KEYS else _redact(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -43,7 +43,9 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def redact_personal_data(_logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact_personal_data(
+    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         if key.lower() in PERSONAL_KEYS:
             event_dict[key] = REDACTED

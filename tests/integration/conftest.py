@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from tests.conftest import POSTGRES_URL
 
 from rma.adapters.db import SqlAlchemyUnitOfWork, create_db_engine, make_session_factory, migrate
 from rma.adapters.policy_file import load_policy_book
 from rma.domain.policy import PolicyBook
 from rma.domain.requests import ReturnRequest
-from tests.conftest import POSTGRES_URL
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "return_request.json"
 

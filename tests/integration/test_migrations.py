@@ -10,11 +10,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
+from tests.conftest import POSTGRES_URL
+from tests.integration.conftest import postgres_url_with_schema
 
 from rma.adapters.db import create_db_engine, migrate
 from rma.adapters.db.tables import Base
-from tests.conftest import POSTGRES_URL
-from tests.integration.conftest import postgres_url_with_schema
 
 TABLES = {"returns", "return_lines", "return_timeline", "rma_counters"}
 

@@ -77,9 +77,10 @@ def test_repeated_request_returns_the_existing_return(uow_factory: Any, make_req
 def test_same_upstream_id_on_another_channel_is_another_return(uow_factory: Any, make_request: Any) -> None:
     request = make_request()
     other = request.model_copy(update={"channel": "shopify"})
-    assert submit_return(uow_factory(), request, now=NOW).return_id != submit_return(
-        uow_factory(), other, now=NOW
-    ).return_id
+    assert (
+        submit_return(uow_factory(), request, now=NOW).return_id
+        != submit_return(uow_factory(), other, now=NOW).return_id
+    )
 
 
 def test_two_interleaved_updates_cannot_both_commit(pg_uow_factory: Any, make_request: Any) -> None:
@@ -178,9 +179,21 @@ def test_order_history_counts_claimed_units_but_not_released_ones(
 
 def test_second_return_of_the_same_units_is_rejected(uow_factory: Any, make_request: Any, book: PolicyBook) -> None:
     first = make_request()
-    issue(uow_factory(), submit_return(uow_factory(), first, now=NOW).return_id, book=book, prefix="RMA", now=NOW)
+    issue(
+        uow_factory(),
+        submit_return(uow_factory(), first, now=NOW).return_id,
+        book=book,
+        prefix="RMA",
+        now=NOW,
+    )
     again = make_request()  # same order and lines, new upstream id: ol-2 has no units left
-    status = issue(uow_factory(), submit_return(uow_factory(), again, now=NOW).return_id, book=book, prefix="RMA", now=NOW)
+    status = issue(
+        uow_factory(),
+        submit_return(uow_factory(), again, now=NOW).return_id,
+        book=book,
+        prefix="RMA",
+        now=NOW,
+    )
     assert status is Status.AUTHORIZED  # ol-1 still has one of its two units
     with uow_factory() as uow:
         ret = uow.returns.get_by_upstream(again.channel, again.upstream_request_id)
@@ -223,9 +236,7 @@ def test_list_by_order(uow_factory: Any, make_request: Any) -> None:
     assert {r.upstream_request_id for r in found} == {a.upstream_request_id, b.upstream_request_id}
 
 
-def test_timeline_rows_are_append_only_on_postgresql(
-    pg_uow_factory: Any, make_request: Any, postgres: Engine
-) -> None:
+def test_timeline_rows_are_append_only_on_postgresql(pg_uow_factory: Any, make_request: Any, postgres: Engine) -> None:
     engine = postgres
     ret = ReturnAuthorization.receive(make_request(), return_id=uuid.uuid4(), at=NOW)
     _store(pg_uow_factory, ret)

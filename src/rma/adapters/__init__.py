@@ -1,1 +1,1 @@
-"""Adapters: the outside world (database, policy files, and later carriers, gateways, e-mail) behind small interfaces."""
+"""Adapters: the outside world (database, policy files; later carriers, gateways, e-mail) behind small interfaces."""

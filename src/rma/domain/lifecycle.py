@@ -140,5 +140,11 @@ def make_entry(
     if from_status is not None:
         ensure_allowed(from_status, to_status)
     return TimelineEntry(
-        seq=seq, from_status=from_status, to_status=to_status, at=at, actor=actor, cause=cause, line_id=line_id
+        seq=seq,
+        from_status=from_status,
+        to_status=to_status,
+        at=at,
+        actor=actor,
+        cause=cause,
+        line_id=line_id,
     )

@@ -28,7 +28,7 @@ class Money(BaseModel):
 
     @classmethod
     def zero(cls, currency: str) -> Self:
-        return cls(amount=0, currency=currency)
+        return cls.model_validate({"amount": 0, "currency": currency})
 
     def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:

@@ -1,8 +1,8 @@
 """The intake schema: a return request as an upstream order system sends it.
 
-Strict numbers (no "12" for 12, no 12.5 for a count or an amount) and unknown fields refused, so that a mistake upstream is caught at
-the door with the field and the reason, not three stages later. Dates are ISO-8601 strings (`2026-11-28`).
-Customer contact and address are carried here only to reach the label and notification adapters; they are marked
+Strict numbers (no "12" for 12, no 12.5 for a count or an amount) and unknown fields refused, so that a mistake
+upstream is caught at the door with the field and the reason, not three stages later. Dates are ISO-8601
+strings (`2026-11-28`). Customer contact and address are carried here only to reach the label and notification adapters; they are marked
 as personal data and must never be logged (see `rma.logging`).
 """
 
@@ -165,9 +165,7 @@ class ReturnRequest(BaseModel):
         if lines is not None:
             paid = sum(line.delivered_value for line in lines) + shipping
             if paid > value:
-                raise ValueError(
-                    f"{value} is less than the delivered value of the lines plus shipping_paid ({paid})"
-                )
+                raise ValueError(f"{value} is less than the delivered value of the lines plus shipping_paid ({paid})")
         return value
 
     @property

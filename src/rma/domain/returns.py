@@ -14,7 +14,15 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from rma.domain.errors import DomainError
-from rma.domain.lifecycle import SETTLED_STATUSES, Actor, Status, TimelineEntry, ensure_allowed, is_allowed, make_entry
+from rma.domain.lifecycle import (
+    SETTLED_STATUSES,
+    Actor,
+    Status,
+    TimelineEntry,
+    ensure_allowed,
+    is_allowed,
+    make_entry,
+)
 from rma.domain.policy.evaluate import Decision, Outcome
 from rma.domain.requests import ReturnRequest
 
@@ -58,7 +66,12 @@ class ReturnAuthorization(BaseModel):
     def receive(cls, request: ReturnRequest, *, return_id: UUID, at: datetime) -> Self:
         """A new return in status `requested`, as the upstream system sent it."""
         entry = make_entry(
-            seq=1, from_status=None, to_status=Status.REQUESTED, at=at, actor=Actor.UPSTREAM, cause="request received"
+            seq=1,
+            from_status=None,
+            to_status=Status.REQUESTED,
+            at=at,
+            actor=Actor.UPSTREAM,
+            cause="request received",
         )
         return cls(
             id=return_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -36,7 +36,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime(), dict[str, Any]: JsonDocument}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime(), dict[str, Any]: JsonDocument}
 
 
 class ReturnRow(Base):
@@ -65,7 +65,10 @@ class ReturnRow(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     lines: Mapped[list[ReturnLineRow]] = relationship(
-        back_populates="return_", order_by="ReturnLineRow.position", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="return_",
+        order_by="ReturnLineRow.position",
+        cascade="all, delete-orphan",
+        lazy="selectin",
     )
     timeline: Mapped[list[TimelineRow]] = relationship(
         order_by="TimelineRow.seq", cascade="all, delete-orphan", lazy="selectin"

@@ -176,7 +176,10 @@ class _Evaluator:
         if ev.fault is Fault.SELLER:
             # A defective perishable or hazmat item cannot come back, but the customer is still owed a remedy.
             self.hit("returnable.seller_fault_review", f"not returnable ({blocked_by}) but seller fault", line)
-            ev.worsen(Outcome.REVIEW, f"{_quoted(line)} cannot be sent back ({blocked_by}); our team will contact you.")
+            ev.worsen(
+                Outcome.REVIEW,
+                f"{_quoted(line)} cannot be sent back ({blocked_by}); our team will contact you.",
+            )
         else:
             self.hit("returnable.rejected", blocked_by, line)
             ev.worsen(Outcome.REJECT, f"{_quoted(line)} cannot be returned: {blocked_by}.")
@@ -188,7 +191,11 @@ class _Evaluator:
         if line.quantity_to_return <= remaining:
             self.hit("quantity.ok", f"{line.quantity_to_return} of {remaining} returnable units", line)
             return
-        self.hit("quantity.exceeded", f"asked {line.quantity_to_return}, {remaining} remain ({claimed} claimed)", line)
+        self.hit(
+            "quantity.exceeded",
+            f"asked {line.quantity_to_return}, {remaining} remain ({claimed} claimed)",
+            line,
+        )
         ev.in_policy = False
         ev.worsen(
             Outcome.REJECT,
@@ -204,7 +211,11 @@ class _Evaluator:
             return
         ev.in_policy = False
         mode = self.policy.authorization.out_of_policy
-        self.hit("window.closed", f"requested {self.today}, window closed {closes}; out-of-policy mode {mode}", line)
+        self.hit(
+            "window.closed",
+            f"requested {self.today}, window closed {closes}; out-of-policy mode {mode}",
+            line,
+        )
         text = f"The return window for {_quoted(line)} closed on {closes:%B %-d, %Y}."
         if mode == "reject":
             ev.worsen(Outcome.REJECT, text)
@@ -247,7 +258,11 @@ class _Evaluator:
         )
         ev.returnless_eligible = eligible
         if eligible:
-            self.hit("returnless.eligible", f"unit price {line.unit_price} <= {limit}: no need to send it back", line)
+            self.hit(
+                "returnless.eligible",
+                f"unit price {line.unit_price} <= {limit}: no need to send it back",
+                line,
+            )
 
     def run(self) -> Decision:
         request, policy = self.request, self.policy
@@ -355,9 +370,7 @@ class _Evaluator:
         )
 
 
-def evaluate(
-    request: ReturnRequest, book: PolicyBook, *, today: date, history: OrderHistory | None = None
-) -> Decision:
+def evaluate(request: ReturnRequest, book: PolicyBook, *, today: date, history: OrderHistory | None = None) -> Decision:
     """Decide a return request under the policy version in force at its order date."""
     history = history or OrderHistory()
     policy = book.in_force(request.order_date)
@@ -389,4 +402,3 @@ def evaluate(
             lines=[],
         )
     return _Evaluator(request, policy, today, history).run()
-

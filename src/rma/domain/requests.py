@@ -2,8 +2,8 @@
 
 Strict numbers (no "12" for 12, no 12.5 for a count or an amount) and unknown fields refused, so that a mistake
 upstream is caught at the door with the field and the reason, not three stages later. Dates are ISO-8601
-strings (`2026-11-28`). Customer contact and address are carried here only to reach the label and notification adapters; they are marked
-as personal data and must never be logged (see `rma.logging`).
+strings (`2026-11-28`). Customer contact and address are carried here only to reach the label and notification
+adapters; they are personal data and must never be logged (see `rma.logging`).
 """
 
 from __future__ import annotations

@@ -76,9 +76,7 @@ def _as_line_dict(line: dict[str, Any] | ReturnLineRequest, index: int) -> dict[
     return _line_data(**{"order_line_id": f"ol-{index + 1}", **line})
 
 
-def _request_data(
-    *, lines: list[dict[str, Any] | ReturnLineRequest] | None = None, **overrides: Any
-) -> dict[str, Any]:
+def _request_data(*, lines: list[dict[str, Any] | ReturnLineRequest] | None = None, **overrides: Any) -> dict[str, Any]:
     data = copy.deepcopy(_REQUEST)
     data["lines"] = [_as_line_dict(line, i) for i, line in enumerate(lines if lines is not None else [{}])]
     for key, value in overrides.items():

@@ -102,7 +102,7 @@ def test_some_shortcuts_are_not_in_the_table(src, dst):
 
 
 def test_closed_is_terminal():
-    assert FINAL_STATUSES == {Status.CLOSED}
+    assert set(FINAL_STATUSES) == {Status.CLOSED}
     assert allowed_targets(Status.CLOSED) == frozenset()
     for dst in Status:
         with pytest.raises(InvalidTransitionError):
@@ -161,9 +161,7 @@ def test_timeline_entry_is_immutable():
 
 def test_make_entry_checks_the_table():
     with pytest.raises(InvalidTransitionError):
-        make_entry(
-            seq=2, from_status=Status.REQUESTED, to_status=Status.REFUNDED, at=AT, actor=Actor.SYSTEM, cause="x"
-        )
+        make_entry(seq=2, from_status=Status.REQUESTED, to_status=Status.REFUNDED, at=AT, actor=Actor.SYSTEM, cause="x")
     entry = make_entry(
         seq=2, from_status=Status.REQUESTED, to_status=Status.AUTHORIZED, at=AT, actor=Actor.POLICY, cause="ok"
     )
@@ -231,9 +229,7 @@ def test_receive_starts_a_timeline(make_request):
     assert [(e.seq, e.from_status, e.to_status, e.actor) for e in ra.timeline] == [
         (1, None, Status.REQUESTED, Actor.UPSTREAM)
     ]
-    assert [(line.order_line_id, line.quantity, line.status) for line in ra.lines] == [
-        ("ol-1", 2, Status.REQUESTED)
-    ]
+    assert [(line.order_line_id, line.quantity, line.status) for line in ra.lines] == [("ol-1", 2, Status.REQUESTED)]
     assert ra.channel == "amazon"
     assert ra.upstream_request_id == "req-1"
 
@@ -392,9 +388,26 @@ def test_transitions_append_entries_with_increasing_seq(make_request):
     assert_timeline_consistent(ra)
 
 
+def test_each_transition_replaces_the_status_deadline(make_request, policy_book):
+    request = make_request()
+    ra = receive(request)
+    assert ra.due_at is None
+    label_by = AT + timedelta(days=1)
+
+    ra.apply_decision(evaluate(request, policy_book, today=date(2026, 9, 10)), rma_number=RMA, at=AT, due_at=label_by)
+    assert ra.due_at == label_by
+
+    parcel_by = AT + timedelta(days=14)
+    ra.transition(Status.LABEL_ISSUED, at=AT, actor=Actor.SYSTEM, cause="label bought", due_at=parcel_by)
+    assert ra.due_at == parcel_by
+
+    ra.transition(Status.NEEDS_ATTENTION, at=AT, actor=Actor.SYSTEM, cause="carrier silent")
+    assert ra.due_at is None
+
+
 def test_invalid_transition_leaves_the_aggregate_unchanged(make_request):
     ra = receive(make_request())
-    ra.transition(Status.AUTHORIZED, at=AT, actor=Actor.POLICY, cause="ok")
+    ra.transition(Status.AUTHORIZED, at=AT, actor=Actor.POLICY, cause="ok", due_at=AT + timedelta(days=1))
     before = ra.model_copy(deep=True)
 
     with pytest.raises(InvalidTransitionError):

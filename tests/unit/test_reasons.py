@@ -57,7 +57,14 @@ def test_known_codes_normalise(code, expected):
 @pytest.mark.parametrize("reason", list(Reason))
 def test_every_canonical_name_maps_to_itself_in_every_form(reason):
     plain = reason.value
-    for code in (plain, plain.lower(), f"CR-{plain}", f"AMZ-PG-{plain}", plain.replace("_", "-"), plain.replace("_", " ")):
+    for code in (
+        plain,
+        plain.lower(),
+        f"CR-{plain}",
+        f"AMZ-PG-{plain}",
+        plain.replace("_", "-"),
+        plain.replace("_", " "),
+    ):
         assert normalise_reason(code).canonical is reason, code
 
 

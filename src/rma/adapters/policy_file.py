@@ -27,7 +27,8 @@ def _read(path: Path | None) -> tuple[str, dict[str, object]]:
     try:
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise PolicyError(f"policy file {path} is not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}") from exc
+        kind = "JSON" if path.suffix == ".json" else "TOML"
+        raise PolicyError(f"policy file {path} is not valid {kind}: {exc}") from exc
     return str(path), data
 
 

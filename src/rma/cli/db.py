@@ -2,43 +2,65 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rma.adapters.db import create_db_engine, migrate
+from rma.cli.errors import EXIT_FAILURE, CliError
 from rma.config import get_settings
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+
+
+@contextmanager
+def _engine() -> Iterator[Engine]:
+    # SQLAlchemy and Alembic are imported only by the commands that need them: `rma policy` starts faster.
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    from rma.adapters.db import create_db_engine  # noqa: PLC0415
+
+    engine = create_db_engine(get_settings().database_url)
+    try:
+        yield engine
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc)
+        raise CliError(f"database error: {exc.__class__.__name__}: {detail.strip()}", code=EXIT_FAILURE) from None
+    finally:
+        engine.dispose()
+
+
+def _migrate() -> tuple[Callable[..., None], Callable[..., None], Callable[[Engine], str | None]]:
+    from rma.adapters.db import migrate  # noqa: PLC0415
+
+    return migrate.upgrade, migrate.downgrade, migrate.current_revision
 
 
 @app.command("upgrade")
 def upgrade_command(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the database up to REVISION (default: the latest)."""
-    engine = create_db_engine(get_settings().database_url)
-    try:
-        migrate.upgrade(engine, revision)
-        typer.echo(f"database at revision {migrate.current_revision(engine)}")
-    finally:
-        engine.dispose()
+    upgrade, _, current = _migrate()
+    with _engine() as engine:
+        upgrade(engine, revision)
+        typer.echo(f"database at revision {current(engine)}")
 
 
 @app.command("downgrade")
 def downgrade_command(revision: Annotated[str, typer.Argument()]) -> None:
     """Migrate the database down to REVISION (`base` removes every table)."""
-    engine = create_db_engine(get_settings().database_url)
-    try:
-        migrate.downgrade(engine, revision)
-        typer.echo(f"database at revision {migrate.current_revision(engine)}")
-    finally:
-        engine.dispose()
+    _, downgrade, current = _migrate()
+    with _engine() as engine:
+        downgrade(engine, revision)
+        typer.echo(f"database at revision {current(engine)}")
 
 
 @app.command("current")
 def current_command() -> None:
     """Print the database's schema revision."""
-    engine = create_db_engine(get_settings().database_url)
-    try:
-        typer.echo(migrate.current_revision(engine) or "(empty)")
-    finally:
-        engine.dispose()
+    _, _, current = _migrate()
+    with _engine() as engine:
+        typer.echo(current(engine) or "(empty)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from rma.cli import db, policy
 from rma.cli.errors import EXIT_FAILURE, CliError, fail
@@ -34,13 +33,6 @@ def run() -> None:
         fail(exc)
     except ValidationError as exc:
         fail(CliError("invalid settings (RMA_* environment variables)", fields=field_errors(exc)))
-    except SQLAlchemyError as exc:
-        fail(
-            CliError(
-                f"database error: {exc.__class__.__name__}: {exc.args[0] if exc.args else exc}",
-                code=EXIT_FAILURE,
-            )
-        )
     except Exception as exc:  # noqa: BLE001 - the last line of defence: report, do not dump a traceback
         fail(CliError(f"unexpected error: {exc.__class__.__name__}: {exc}", code=EXIT_FAILURE))
 

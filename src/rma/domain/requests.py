@@ -15,6 +15,7 @@ from typing import Annotated, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -30,9 +31,18 @@ from rma.domain.reasons import NormalisedReason, normalise_reason
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/#-]*$")]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
-# Counts are strict: "2" or 2.0 is refused, not silently coerced. Dates arrive as ISO-8601 JSON strings.
+# Counts are strict: "2" or 2.0 is refused, not silently coerced.
 Count = Annotated[int, Strict(), Field(ge=1, le=10_000)]
-IsoDate = date
+
+
+def _iso_date_only(value: object) -> object:
+    # pydantic would also take a number as a Unix timestamp; an order system sending one has a bug we should name.
+    if isinstance(value, str | date):
+        return value
+    raise ValueError("must be a date as an ISO-8601 string, e.g. 2026-11-28")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 
 
 def _lower(value: str) -> str:

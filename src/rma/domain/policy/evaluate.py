@@ -224,6 +224,8 @@ class _Evaluator:
 
     def _restocking_fee(self, ev: _LineEvaluation, override_percent: Decimal | None) -> None:
         line, fees = ev.line, self.policy.restocking_fee
+        if ev.outcome is Outcome.REJECT:
+            return  # nothing is taken back, so no fee applies (and the customer is not told of one)
         if ev.fault is Fault.SELLER:
             self.hit("fee.none_seller_fault", "no restocking fee for a seller-fault reason", line)
             return

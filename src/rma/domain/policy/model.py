@@ -152,6 +152,12 @@ class Returnless(_Strict):
     excluded_categories: frozenset[str] = frozenset()
     faults: frozenset[Fault] = frozenset({Fault.SELLER, Fault.BUYER})
 
+    @field_validator("categories", "excluded_categories")
+    @classmethod
+    def _lower(cls, value: frozenset[str]) -> frozenset[str]:
+        # Request categories arrive lower-cased; match them like every other category list in the policy.
+        return frozenset(v.strip().lower() for v in value)
+
 
 class RestockingFee(_Strict):
     buyer_remorse_percent: Percent

@@ -246,3 +246,23 @@ def test_timeline_rows_are_append_only_on_postgresql(pg_uow_factory: Any, make_r
         conn.execute(text("DELETE FROM return_timeline"))
     with engine.connect() as conn:
         assert conn.scalar(select(TimelineRow.cause)) == "request received"
+
+
+def test_concurrent_submissions_of_one_request_store_it_once(
+    uow_factory: Any, make_request: Any, engine: Engine
+) -> None:
+    request = make_request()
+    start = threading.Barrier(8)
+
+    def submit(_: int) -> tuple[uuid.UUID, bool]:
+        start.wait()
+        result = submit_return(uow_factory(), request, now=NOW)
+        return result.return_id, result.created
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(submit, range(8)))
+
+    assert len({return_id for return_id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ReturnRow)) == 1

@@ -3,6 +3,24 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta
 
 # The real PostgreSQL the integration tests run against (trust auth). Override with RMA_TEST_POSTGRES_URL.
 POSTGRES_URL = os.environ.get("RMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+class ManualClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+        self.speed = 1.0
+
+    def now(self) -> datetime:
+        return self.current
+
+    def after_real_seconds(self, seconds: float) -> datetime:
+        return self.current + timedelta(seconds=seconds * self.speed)
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta

@@ -27,6 +27,33 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     db_pool_size: int = Field(default=5, ge=1, le=100)
 
+    # Providers: only the sandbox ones exist so far; the real adapters plug in behind the same interfaces.
+    carrier: Literal["sandbox"] = "sandbox"
+    gateway: Literal["sandbox"] = "sandbox"
+    notifier: Literal["sandbox"] = "sandbox"
+    sandbox_never_shipped: float = Field(default=0.03, ge=0, le=1)
+    sandbox_lost: float = Field(default=0.02, ge=0, le=1)
+    sandbox_returned_to_sender: float = Field(default=0.01, ge=0, le=1)
+    sandbox_damaged: float = Field(default=0.01, ge=0, le=1)
+    auto_inspect: bool = Field(default=False, description="sandbox auto-inspector grades delivered returns")
+    auto_review: bool = Field(default=False, description="sandbox auto-reviewer decides overdue manual reviews")
+
+    # The application clock: real time unless a speed-up is given (demo, tests). All processes of one deployment
+    # must share RMA_CLOCK_EPOCH (a Unix time) so they agree on the simulated time.
+    clock_speed: float = Field(default=1.0, gt=0, le=10_000_000)
+    clock_epoch: float | None = None
+
+    # Deadlines and beat cadence.
+    redrive_after_seconds: float = Field(default=60.0, gt=0, description="wall-clock grace before a re-drive")
+    max_redrives: int = Field(default=5, ge=1)
+    label_valid_days: float = Field(default=14, gt=0)
+    review_sla_hours: float = Field(default=48, gt=0)
+    tracking_batch_size: int = Field(default=50, ge=1, le=1000)
+    tracking_tick_seconds: float = Field(default=60.0, gt=0)
+    inspection_tick_seconds: float = Field(default=60.0, gt=0)
+    reconcile_seconds: float = Field(default=30.0, gt=0)
+    outbox_relay_seconds: float = Field(default=5.0, gt=0)
+
     @field_validator("rma_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:

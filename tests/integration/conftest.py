@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,15 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-from tests.conftest import POSTGRES_URL
+from rma.services.context import StageContext
+from tests.conftest import POSTGRES_URL, ManualClock
+
+NOW = datetime(2026, 10, 20, 15, 30, tzinfo=UTC)
 
 from rma.adapters.db import SqlAlchemyUnitOfWork, create_db_engine, make_session_factory, migrate
+from rma.adapters.sandbox.carrier import SandboxCarrier
+from rma.adapters.sandbox.gateway import SandboxGateway
+from rma.adapters.sandbox.notifier import SandboxNotifier
 from rma.adapters.policy_file import load_policy_book
 from rma.domain.policy import PolicyBook
 from rma.domain.requests import ReturnRequest
@@ -110,3 +117,30 @@ def make_request() -> Any:
         return ReturnRequest.model_validate(data)
 
     return build
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def make_ctx(session_factory: sessionmaker[Session], book: PolicyBook, clock: ManualClock) -> Any:
+    def build(prefix: str = "RMA", **options: Any) -> StageContext:
+        return StageContext(
+            uow=lambda: SqlAlchemyUnitOfWork(session_factory),
+            clock=clock,
+            book=book,
+            rma_prefix=prefix,
+            carrier=SandboxCarrier(session_factory, clock),
+            gateway=SandboxGateway(session_factory, clock),
+            notifier=SandboxNotifier(session_factory, clock),
+            **options,
+        )
+
+    return build
+
+
+@pytest.fixture
+def ctx(make_ctx: Any) -> StageContext:
+    return make_ctx()

@@ -16,7 +16,22 @@ from tests.integration.conftest import postgres_url_with_schema
 from rma.adapters.db import create_db_engine, migrate
 from rma.adapters.db.tables import Base
 
-TABLES = {"returns", "return_lines", "return_timeline", "rma_counters"}
+TABLES = {
+    "returns",
+    "return_lines",
+    "return_timeline",
+    "rma_counters",
+    "outbox",
+    "labels",
+    "shipments",
+    "inspections",
+    "refunds",
+    "notifications",
+    "dead_letters",
+    "sandbox_carrier_labels",
+    "sandbox_gateway_refunds",
+    "sandbox_notifier_messages",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -49,7 +64,7 @@ def test_upgrade_from_empty_matches_models_and_downgrade_removes_everything(empt
     assert migrate.current_revision(empty_engine) is None
 
     migrate.upgrade(empty_engine)
-    assert migrate.current_revision(empty_engine) == "0001"
+    assert migrate.current_revision(empty_engine) == "0002"
     assert _user_tables(empty_engine) == TABLES
     with empty_engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)

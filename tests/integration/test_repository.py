@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from rma.adapters.db.tables import ReturnRow, TimelineRow
 from rma.domain.errors import ConcurrentUpdateError
 from rma.domain.lifecycle import Actor, Status
-from rma.domain.policy import PolicyBook
+from rma.services.context import StageContext
 from rma.domain.returns import ReturnAuthorization
 from rma.services.intake import submit_return
 from rma.services.issuance import issue
@@ -30,10 +30,10 @@ def _store(uow_factory: Any, ret: ReturnAuthorization) -> None:
         uow.commit()
 
 
-def test_round_trip_preserves_the_aggregate(uow_factory: Any, make_request: Any, book: PolicyBook) -> None:
+def test_round_trip_preserves_the_aggregate(uow_factory: Any, make_request: Any, make_ctx: Any) -> None:
     ret = ReturnAuthorization.receive(make_request(), return_id=uuid.uuid4(), at=NOW)
     _store(uow_factory, ret)
-    issue(uow_factory(), ret.id, book=book, prefix="ACME", now=NOW)
+    issue(make_ctx("ACME"), ret.id)
 
     with uow_factory() as uow:
         loaded = uow.returns.get(ret.id)
@@ -100,8 +100,8 @@ def test_two_interleaved_updates_cannot_both_commit(pg_uow_factory: Any, make_re
         b.transition(Status.REJECTED, at=NOW, actor=Actor.POLICY, cause="writer B")
         first.returns.save(a)
         first.commit()
-        second.returns.save(b)
-        with pytest.raises(ConcurrentUpdateError):
+        with pytest.raises(ConcurrentUpdateError):  # at save (it flushes) or at the latest at commit
+            second.returns.save(b)
             second.commit()
 
     with uow_factory() as uow:
@@ -146,11 +146,11 @@ def test_racing_writers_one_wins_the_others_see_its_result(uow_factory: Any, mak
 
 
 def test_rma_numbers_are_unique_under_concurrent_issuance(
-    uow_factory: Any, make_request: Any, book: PolicyBook
+    uow_factory: Any, make_request: Any, ctx: StageContext
 ) -> None:
     ids = [submit_return(uow_factory(), make_request(order_id=f"o-{i}"), now=NOW).return_id for i in range(24)]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda rid: issue(uow_factory(), rid, book=book, prefix="RMA", now=NOW), ids))
+        list(pool.map(lambda rid: issue(ctx, rid), ids))
     with uow_factory() as uow:
         numbers = [ret.rma_number for rid in ids if (ret := uow.returns.get(rid)) is not None]
     assert len(numbers) == 24
@@ -159,11 +159,11 @@ def test_rma_numbers_are_unique_under_concurrent_issuance(
 
 
 def test_order_history_counts_claimed_units_but_not_released_ones(
-    uow_factory: Any, make_request: Any, book: PolicyBook
+    uow_factory: Any, make_request: Any, ctx: StageContext
 ) -> None:
     first = make_request()
     first_id = submit_return(uow_factory(), first, now=NOW).return_id
-    issue(uow_factory(), first_id, book=book, prefix="RMA", now=NOW)
+    issue(ctx, first_id)
     with uow_factory() as uow:
         history = uow.returns.order_history(first.channel, first.order_id)
         assert history.claimed_quantity == {"ol-1": 1, "ol-2": 1}
@@ -177,23 +177,11 @@ def test_order_history_counts_claimed_units_but_not_released_ones(
         assert uow.returns.order_history(first.channel, first.order_id).claimed_quantity == {}
 
 
-def test_second_return_of_the_same_units_is_rejected(uow_factory: Any, make_request: Any, book: PolicyBook) -> None:
+def test_second_return_of_the_same_units_is_rejected(uow_factory: Any, make_request: Any, ctx: StageContext) -> None:
     first = make_request()
-    issue(
-        uow_factory(),
-        submit_return(uow_factory(), first, now=NOW).return_id,
-        book=book,
-        prefix="RMA",
-        now=NOW,
-    )
+    issue(ctx, submit_return(uow_factory(), first, now=NOW).return_id)
     again = make_request()  # same order and lines, new upstream id: ol-2 has no units left
-    status = issue(
-        uow_factory(),
-        submit_return(uow_factory(), again, now=NOW).return_id,
-        book=book,
-        prefix="RMA",
-        now=NOW,
-    )
+    status = issue(ctx, submit_return(uow_factory(), again, now=NOW).return_id)
     assert status is Status.AUTHORIZED  # ol-1 still has one of its two units
     with uow_factory() as uow:
         ret = uow.returns.get_by_upstream(again.channel, again.upstream_request_id)
@@ -204,12 +192,12 @@ def test_second_return_of_the_same_units_is_rejected(uow_factory: Any, make_requ
     }
 
 
-def test_issuing_twice_changes_nothing(uow_factory: Any, make_request: Any, book: PolicyBook) -> None:
+def test_issuing_twice_changes_nothing(uow_factory: Any, make_request: Any, ctx: StageContext) -> None:
     return_id = submit_return(uow_factory(), make_request(), now=NOW).return_id
-    issue(uow_factory(), return_id, book=book, prefix="RMA", now=NOW)
+    issue(ctx, return_id)
     with uow_factory() as uow:
         before = uow.returns.get(return_id)
-    issue(uow_factory(), return_id, book=book, prefix="RMA", now=NOW + timedelta(hours=1))
+    issue(ctx, return_id)
     with uow_factory() as uow:
         assert uow.returns.get(return_id) == before
 

@@ -63,7 +63,7 @@ class ReturnAuthorization(BaseModel):
     version: int = 0
 
     @classmethod
-    def receive(cls, request: ReturnRequest, *, return_id: UUID, at: datetime) -> Self:
+    def receive(cls, request: ReturnRequest, *, return_id: UUID, at: datetime, due_at: datetime | None = None) -> Self:
         """A new return in status `requested`, as the upstream system sent it."""
         entry = make_entry(
             seq=1,
@@ -88,6 +88,7 @@ class ReturnAuthorization(BaseModel):
                 for line in request.lines
             ],
             timeline=[entry],
+            due_at=due_at,
             created_at=at,
             updated_at=at,
         )

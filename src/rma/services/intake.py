@@ -1,9 +1,9 @@
-"""Intake: store a return request exactly once per (channel, upstream request id)."""
+"""Intake: store a return request exactly once per (channel, upstream request id) and queue its issuance."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +11,7 @@ from rma.domain.errors import DuplicateRequestError
 from rma.domain.requests import ReturnRequest
 from rma.domain.returns import ReturnAuthorization
 from rma.services.ports import UnitOfWork
+from rma.services.steps import next_steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,15 +21,22 @@ class Submitted:
     """False when the request had been received before: the existing return is answered, nothing new is made."""
 
 
+def _receive(uow: UnitOfWork, request: ReturnRequest, now: datetime, due_at: datetime | None) -> ReturnAuthorization:
+    ret = ReturnAuthorization.receive(request, return_id=uuid.uuid4(), at=now, due_at=due_at)
+    uow.returns.add(ret)
+    uow.stores.enqueue(*next_steps(ret))
+    return ret
+
+
 def submit_return(
-    uow: UnitOfWork, request: ReturnRequest, *, now: datetime, new_id: Callable[[], uuid.UUID] = uuid.uuid4
+    uow: UnitOfWork, request: ReturnRequest, *, now: datetime, due_at: datetime | None = None
 ) -> Submitted:
+    """Store the request and queue its issuance in one transaction; a repeat answers with the first return."""
     with uow:
         existing = uow.returns.get_by_upstream(request.channel, request.upstream_request_id)
         if existing is not None:
             return Submitted(existing.id, created=False)
-        ret = ReturnAuthorization.receive(request, return_id=new_id(), at=now)
-        uow.returns.add(ret)
+        ret = _receive(uow, request, now, due_at)
         try:
             uow.commit()
         except DuplicateRequestError:
@@ -40,3 +48,39 @@ def submit_return(
         if winner is None:  # the unique key fired, so the winner's row exists unless it was deleted since
             raise DuplicateRequestError(f"request {request.upstream_request_id} collided but cannot be found")
         return Submitted(winner.id, created=False)
+
+
+def submit_batch(
+    uow_factory: Callable[[], UnitOfWork],
+    requests: Sequence[ReturnRequest],
+    *,
+    now: datetime,
+    due_at: datetime | None = None,
+) -> list[Submitted]:
+    """Store many requests in one transaction (repeats answered with their existing returns).
+
+    If a concurrent submission of one of them wins a race, the batch falls back to one transaction per request, so a
+    batch is never half-stored and never stores a request twice."""
+    with uow_factory() as uow:
+        results: list[Submitted] = []
+        seen: dict[tuple[str, str], uuid.UUID] = {}
+        for request in requests:
+            key = (request.channel, request.upstream_request_id)
+            if key in seen:
+                results.append(Submitted(seen[key], created=False))
+                continue
+            existing = uow.returns.get_by_upstream(*key)
+            if existing is not None:
+                results.append(Submitted(existing.id, created=False))
+                seen[key] = existing.id
+                continue
+            ret = _receive(uow, request, now, due_at)
+            seen[key] = ret.id
+            results.append(Submitted(ret.id, created=True))
+        try:
+            uow.commit()
+        except DuplicateRequestError:
+            pass
+        else:
+            return results
+    return [submit_return(uow_factory(), request, now=now, due_at=due_at) for request in requests]

@@ -1,16 +1,126 @@
-"""The interfaces services depend on. Adapters implement them; tests may too."""
+"""The interfaces services depend on. Adapters implement them (SQLAlchemy, sandbox and real providers)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 from uuid import UUID
 
+from rma.domain.inspection import Grade
 from rma.domain.lifecycle import Status
+from rma.domain.notifications import CustomerMessage
 from rma.domain.policy.evaluate import OrderHistory
+from rma.domain.requests import Address, Contact
 from rma.domain.returns import ReturnAuthorization
+
+# --- time -------------------------------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The application's current time (timezone-aware UTC). Simulated clocks run faster than real time."""
+
+    def after_real_seconds(self, seconds: float) -> datetime:
+        """The application time `seconds` of wall-clock time from now (message deadlines are wall-clock)."""
+
+
+# --- providers ----------------------------------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """A provider call failed. `transient` errors (timeouts, connection errors, 429, 5xx) are retried."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRequest:
+    idempotency_key: str
+    rma_number: str
+    ship_from: Address
+    parcels: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    tracking_number: str
+    carrier: str
+    label_format: str
+    document: bytes
+    cost: int
+
+
+class TrackingState(StrEnum):
+    PRE_TRANSIT = "pre_transit"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    LOST = "lost"
+    RETURNED_TO_SENDER = "returned_to_sender"
+    DAMAGED = "damaged"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingUpdate:
+    tracking_number: str
+    state: TrackingState
+    at: datetime | None
+
+
+class Carrier(Protocol):
+    name: str
+
+    def create_label(self, request: LabelRequest) -> Label:
+        """Buy a label. The same idempotency key always answers with the same label, never a second one."""
+
+    def find_label(self, idempotency_key: str) -> Label | None: ...
+
+    def track(self, tracking_numbers: Sequence[str]) -> dict[str, TrackingUpdate]:
+        """The latest state of each parcel, in one call for the whole batch."""
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOrder:
+    idempotency_key: str
+    payment_reference: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayRefund:
+    refund_id: str
+    amount: int
+    currency: str
+
+
+class PaymentGateway(Protocol):
+    def refund(self, order: RefundOrder) -> GatewayRefund:
+        """Refund once per idempotency key: a repeat answers with the first refund, never a second one."""
+
+    def find_refund(self, idempotency_key: str) -> GatewayRefund | None: ...
+
+
+class Notifier(Protocol):
+    def send(self, message: CustomerMessage, contact: Contact) -> str:
+        """Deliver once per `message.idempotency_key`; answers the provider's message id."""
+
+
+# --- persistence ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One task of a follow-up chain: a task name and small JSON arguments (ids, event names)."""
+
+    task: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 class ReturnRepository(Protocol):
@@ -18,7 +128,7 @@ class ReturnRepository(Protocol):
 
     def save(self, ret: ReturnAuthorization) -> None:
         """Write the changes made to a return loaded through this repository; raise ConcurrentUpdateError if another
-        writer committed a change to it since it was loaded."""
+        writer committed a change to it since it was loaded. New customer-visible transitions queue a message."""
 
     def get(self, return_id: UUID) -> ReturnAuthorization | None: ...
 
@@ -28,15 +138,151 @@ class ReturnRepository(Protocol):
 
     def list_by_order(self, channel: str, order_id: str) -> Sequence[ReturnAuthorization]: ...
 
+    def list_by_status(self, status: Status, *, limit: int) -> Sequence[ReturnAuthorization]: ...
+
     def order_history(self, channel: str, order_id: str, *, excluding: UUID | None = None) -> OrderHistory: ...
 
     def ids_due(self, status: Status, *, now: datetime, limit: int) -> Sequence[UUID]: ...
 
+    def postpone(self, return_ids: Sequence[UUID], *, until: datetime) -> None:
+        """Push the deadline of re-driven returns and count the re-drive."""
+
+    def redrive_counts(self, return_ids: Sequence[UUID]) -> dict[UUID, int]: ...
+
     def count_by_status(self) -> dict[Status, int]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class LabelRecord:
+    return_id: UUID
+    idempotency_key: str
+    carrier: str
+    tracking_number: str | None
+    label_format: str | None
+    document: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRecord:
+    id: int
+    return_id: UUID
+    idempotency_key: str
+    amount: int
+    currency: str
+    lines: dict[str, int]
+    status: str
+    gateway_refund_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingNotification:
+    id: int
+    event: Status
+
+
+@dataclass(frozen=True, slots=True)
+class InspectionRecord:
+    return_id: UUID
+    due_at: datetime
+    inspected_at: datetime | None
+    grade: Grade | None
+    escalated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    cause: str
+    queue: str | None = None
+    task_name: str | None = None
+    task_id: str | None = None
+    return_id: UUID | None = None
+    kwargs: dict[str, Any] | None = None
+    content_type: str | None = None
+    raw_body: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterRecord:
+    id: int
+    created_at: datetime
+    letter: DeadLetter
+    replayed_at: datetime | None
+
+
+class Stores(Protocol):
+    """Everything besides the return aggregate that a stage reads or writes inside the unit of work."""
+
+    def enqueue(self, *steps: Step) -> None:
+        """Queue a chain of follow-up tasks; published only after this unit of work commits."""
+
+    def label(self, return_id: UUID) -> LabelRecord | None: ...
+
+    def reserve_label(self, return_id: UUID, *, idempotency_key: str, carrier: str, at: datetime) -> None: ...
+
+    def complete_label(self, return_id: UUID, label: Label, *, at: datetime) -> None: ...
+
+    def add_shipment(
+        self, return_id: UUID, *, tracking_number: str, next_poll_at: datetime, expires_at: datetime
+    ) -> None: ...
+
+    def shipments_due(self, *, now: datetime, limit: int) -> Sequence[tuple[UUID, str]]: ...
+
+    def lease_shipments(self, return_ids: Sequence[UUID], *, until: datetime) -> None: ...
+
+    def shipment(self, return_id: UUID) -> tuple[str, datetime, str] | None:
+        """(tracking number, label expiry, last carrier state) of a return's parcel."""
+
+    def update_shipment(
+        self, return_id: UUID, *, state: str, next_poll_at: datetime | None, event_at: datetime | None
+    ) -> None: ...
+
+    def open_inspection(self, return_id: UUID, *, due_at: datetime, auto_inspect_at: datetime | None) -> None: ...
+
+    def inspection(self, return_id: UUID) -> InspectionRecord | None: ...
+
+    def record_inspection(
+        self, return_id: UUID, *, grade: Grade, disposition: str, inspector: str, at: datetime
+    ) -> None: ...
+
+    def inspections_for_auto(self, *, now: datetime, limit: int) -> Sequence[UUID]: ...
+
+    def lease_auto_inspections(self, return_ids: Sequence[UUID], *, until: datetime) -> None: ...
+
+    def overdue_inspections(self, *, now: datetime, limit: int) -> Sequence[UUID]: ...
+
+    def escalate_inspections(self, return_ids: Sequence[UUID], *, at: datetime) -> None: ...
+
+    def create_refund(
+        self, ret: ReturnAuthorization, *, idempotency_key: str, amount: int, lines: dict[str, int], at: datetime
+    ) -> None: ...
+
+    def refunds(self, return_id: UUID) -> Sequence[RefundRecord]: ...
+
+    def settle_refund(self, idempotency_key: str, *, gateway_refund_id: str, at: datetime) -> None: ...
+
+    def fail_refund(self, idempotency_key: str, *, cause: str, at: datetime) -> None: ...
+
+    def pending_notifications(self, return_id: UUID) -> Sequence[PendingNotification]: ...
+
+    def mark_notified(self, notification_id: int, *, provider_message_id: str, at: datetime) -> None: ...
+
+    def returns_with_stale_notifications(self, *, before: datetime, limit: int) -> Sequence[UUID]: ...
+
+    def add_dead_letter(self, letter: DeadLetter, *, at: datetime) -> int: ...
+
+    def dead_letters(self, *, limit: int, include_replayed: bool) -> Sequence[DeadLetterRecord]: ...
+
+    def dead_letter(self, letter_id: int) -> DeadLetterRecord | None: ...
+
+    def mark_replayed(self, letter_id: int, *, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
-    returns: ReturnRepository
+    @property
+    def returns(self) -> ReturnRepository: ...
+
+    @property
+    def stores(self) -> Stores: ...
 
     def __enter__(self) -> Self: ...
 
@@ -50,3 +296,6 @@ class UnitOfWork(Protocol):
 
     def next_rma_serial(self, prefix: str) -> int:
         """The next serial for `prefix`, unique across every concurrent transaction."""
+
+    def lock_order(self, channel: str, order_id: str) -> None:
+        """Serialise, until commit, the transactions that decide refunds for one order."""

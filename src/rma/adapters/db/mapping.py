@@ -70,6 +70,7 @@ def new_row(ret: ReturnAuthorization) -> ReturnRow:
         amount_captured=ret.request.amount_captured,
         request=ret.request.model_dump(mode="json"),
         created_at=ret.created_at,
+        redrive_count=0,
         lines=[
             ReturnLineRow(
                 position=position,
@@ -100,4 +101,11 @@ def update_row(row: ReturnRow, ret: ReturnAuthorization) -> None:
     stored = len(row.timeline)
     if len(ret.timeline) < stored:
         raise ValueError(f"return {ret.id}: the timeline is append-only and cannot shrink")
+    if len(ret.timeline) > stored:
+        row.redrive_count = 0  # a new status starts with a clean re-drive count
     row.timeline.extend(_timeline_row(ret, entry) for entry in ret.timeline[stored:])
+
+
+def new_entries(row: ReturnRow, ret: ReturnAuthorization) -> list[TimelineEntry]:
+    """Timeline entries of `ret` not yet on `row` (call before `update_row`)."""
+    return ret.timeline[len(row.timeline) :]

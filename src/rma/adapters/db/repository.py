@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from rma.adapters.db.mapping import new_row, to_domain, update_row
-from rma.adapters.db.tables import ReturnLineRow, ReturnRow
-from rma.domain.errors import DomainError
-from rma.domain.lifecycle import Status
+from rma.adapters.db.mapping import new_entries, new_row, to_domain, update_row
+from rma.adapters.db.tables import NotificationRow, RefundRow, ReturnLineRow, ReturnRow
+from rma.domain.errors import ConcurrentUpdateError, DomainError
+from rma.domain.lifecycle import Status, TimelineEntry
+from rma.domain.notifications import CUSTOMER_EVENTS
 from rma.domain.policy.evaluate import OrderHistory
 from rma.domain.returns import ReturnAuthorization
 
@@ -35,12 +38,39 @@ class SqlAlchemyReturnRepository:
         row = new_row(ret)
         self._session.add(row)
         self._rows[ret.id] = row
+        self._queue_notifications(ret, ret.timeline)
 
     def save(self, ret: ReturnAuthorization) -> None:
         row = self._rows.get(ret.id)
         if row is None:
             raise DomainError(f"return {ret.id} was not loaded through this unit of work")
+        entries = new_entries(row, ret)
         update_row(row, ret)
+        self._queue_notifications(ret, entries)
+
+    def _queue_notifications(self, ret: ReturnAuthorization, entries: Sequence[TimelineEntry]) -> None:
+        """The customer hears of every visible status change: queued in the same transaction as the change.
+
+        One message per (return, event): a status reached twice (a parcel back in transit) is announced once."""
+        values = [
+            {
+                "return_id": ret.id,
+                "event": entry.to_status.value,
+                "seq": entry.seq,
+                "created_at": datetime.now(UTC),
+            }
+            for entry in entries
+            if entry.line_id is None and entry.to_status in CUSTOMER_EVENTS
+        ]
+        if not values:
+            return
+        try:
+            self._session.flush()  # the return row must exist before its notifications (foreign key)
+        except StaleDataError as exc:
+            raise ConcurrentUpdateError(f"return {ret.id} was changed by another writer since it was loaded") from exc
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._session.execute(insert(NotificationRow).values(values).on_conflict_do_nothing())
 
     def get(self, return_id: UUID) -> ReturnAuthorization | None:
         return self._load(self._session.get(ReturnRow, return_id))
@@ -76,7 +106,16 @@ class SqlAlchemyReturnRepository:
         if excluding is not None:
             stmt = stmt.where(ReturnRow.id != excluding)
         claimed = {line_id: int(total) for line_id, total in self._session.execute(stmt)}
-        return OrderHistory(claimed_quantity=claimed)
+        refunded: dict[str, int] = {}
+        refunds = select(RefundRow.lines).where(
+            RefundRow.channel == channel, RefundRow.order_id == order_id, RefundRow.status != "failed"
+        )
+        if excluding is not None:
+            refunds = refunds.where(RefundRow.return_id != excluding)
+        for lines in self._session.scalars(refunds):
+            for line_id, amount in lines.items():
+                refunded[line_id] = refunded.get(line_id, 0) + int(amount)
+        return OrderHistory(claimed_quantity=claimed, refunded_by_line=refunded, refunded_total=sum(refunded.values()))
 
     def ids_due(self, status: Status, *, now: datetime, limit: int) -> Sequence[UUID]:
         stmt = (
@@ -86,6 +125,26 @@ class SqlAlchemyReturnRepository:
             .limit(limit)
         )
         return list(self._session.scalars(stmt))
+
+    def list_by_status(self, status: Status, *, limit: int) -> Sequence[ReturnAuthorization]:
+        stmt = select(ReturnRow).where(ReturnRow.status == status.value).order_by(ReturnRow.updated_at).limit(limit)
+        return [ret for row in self._session.scalars(stmt) if (ret := self._load(row)) is not None]
+
+    def postpone(self, return_ids: Sequence[UUID], *, until: datetime) -> None:
+        # Not a domain change (no version bump): only the reconciler's bookkeeping of when to look again.
+        if return_ids:
+            self._session.execute(
+                update(ReturnRow)
+                .where(ReturnRow.id.in_(return_ids))
+                .values(status_due_at=until, redrive_count=ReturnRow.redrive_count + 1)
+                .execution_options(synchronize_session=False)
+            )
+
+    def redrive_counts(self, return_ids: Sequence[UUID]) -> dict[UUID, int]:
+        if not return_ids:
+            return {}
+        stmt = select(ReturnRow.id, ReturnRow.redrive_count).where(ReturnRow.id.in_(return_ids))
+        return {rid: int(count) for rid, count in self._session.execute(stmt)}
 
     def count_by_status(self) -> dict[Status, int]:
         stmt = select(ReturnRow.status, func.count()).group_by(ReturnRow.status)

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Uuid, text
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -63,6 +63,8 @@ class ReturnRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # How many times the reconciler re-drove the current status; reset by every transition.
+    redrive_count: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
 
     lines: Mapped[list[ReturnLineRow]] = relationship(
         back_populates="return_",
@@ -128,3 +130,169 @@ class RmaCounterRow(Base):
 
     prefix: Mapped[str] = mapped_column(String(6), primary_key=True)
     last_value: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class OutboxRow(Base):
+    """Messages to publish, written in the same transaction as the change that needs them (transactional outbox)."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
+    # {"chain": [{"task": name, "kwargs": {...}}, ...]}: task names and small JSON arguments only (ids, events).
+    message: Mapped[dict[str, Any]]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+
+    __table_args__ = (Index("ix_outbox_created", "created_at"),)
+
+
+class LabelRow(Base):
+    """One prepaid label per return. The idempotency key is stored before the carrier is called."""
+
+    __tablename__ = "labels"
+
+    return_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("returns.id", ondelete="CASCADE"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    carrier: Mapped[str] = mapped_column(String(32))
+    tracking_number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    label_format: Mapped[str | None] = mapped_column(String(8))
+    document: Mapped[bytes | None] = mapped_column(LargeBinary)
+    cost: Mapped[int | None] = mapped_column(BigInteger)
+    requested_at: Mapped[datetime]
+    created_at: Mapped[datetime | None]
+
+
+class ShipmentRow(Base):
+    """A return parcel the tracking beat polls until it reaches the warehouse (or gives up)."""
+
+    __tablename__ = "shipments"
+
+    return_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("returns.id", ondelete="CASCADE"), primary_key=True)
+    tracking_number: Mapped[str] = mapped_column(String(64), unique=True)
+    carrier_status: Mapped[str] = mapped_column(String(32))
+    next_poll_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+    last_event_at: Mapped[datetime | None]
+    polls: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+
+    __table_args__ = (Index("ix_shipments_next_poll", "next_poll_at"),)
+
+
+class InspectionRow(Base):
+    __tablename__ = "inspections"
+
+    return_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("returns.id", ondelete="CASCADE"), primary_key=True)
+    due_at: Mapped[datetime]
+    auto_inspect_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    inspected_at: Mapped[datetime | None]
+    grade: Mapped[str | None] = mapped_column(String(1))
+    disposition: Mapped[str | None] = mapped_column(String(24))
+    inspector: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_inspections_due", "inspected_at", "due_at"),
+        Index("ix_inspections_auto", "inspected_at", "auto_inspect_at"),
+    )
+
+
+class RefundRow(Base):
+    """One refund decision; the gateway is called with its idempotency key, at most one refund results."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    return_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("returns.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    order_id: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # {order_line_id: amount}: what each line receives, for per-line caps on later refunds.
+    lines: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    gateway_refund_id: Mapped[str | None] = mapped_column(String(64))
+    failure: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    settled_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_refunds_return", "return_id"),
+        Index("ix_refunds_order", "channel", "order_id"),
+    )
+
+
+class NotificationRow(Base):
+    """One customer message per (return, event); written with the transition, sent by the notify stage."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    return_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("returns.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (
+        Index("uq_notifications_event", "return_id", "event", unique=True),
+        Index("ix_notifications_pending", "sent_at", "created_at"),
+    )
+
+
+class DeadLetterRow(Base):
+    """A message that could not be processed, with its cause; `rma dlq replay` sends it again after a fix."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
+    queue: Mapped[str | None] = mapped_column(String(64))
+    task_name: Mapped[str | None] = mapped_column(String(128))
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    return_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    kwargs: Mapped[dict[str, Any] | None]
+    content_type: Mapped[str | None] = mapped_column(String(64))
+    raw_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    cause: Mapped[str] = mapped_column(Text)
+    replayed_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_dead_letters_created", "created_at"),)
+
+
+class SandboxLabelRow(Base):
+    """The sandbox carrier's own records: what a real carrier would hold on its side."""
+
+    __tablename__ = "sandbox_carrier_labels"
+
+    idempotency_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tracking_number: Mapped[str] = mapped_column(String(64), unique=True)
+    rma_number: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime]
+
+
+class SandboxRefundRow(Base):
+    """The sandbox gateway's own records: one refund per idempotency key, as a real gateway keeps."""
+
+    __tablename__ = "sandbox_gateway_refunds"
+
+    idempotency_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    refund_id: Mapped[str] = mapped_column(String(64), unique=True)
+    payment_reference: Mapped[str] = mapped_column(String(128))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime]
+
+
+class SandboxMessageRow(Base):
+    """Every customer message the sandbox notifier accepted (one per idempotency key)."""
+
+    __tablename__ = "sandbox_notifier_messages"
+
+    idempotency_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    return_id: Mapped[str] = mapped_column(String(36))
+    event: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime]

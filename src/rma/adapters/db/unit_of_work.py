@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from rma.adapters.db.repository import SqlAlchemyReturnRepository
+from rma.adapters.db.stores import SqlAlchemyStores
 from rma.adapters.db.tables import RmaCounterRow
 from rma.domain.errors import ConcurrentUpdateError, DuplicateRequestError
 
 _UPSTREAM_KEY_HINTS = ("uq_returns_channel_upstream", "returns.channel, returns.upstream_request_id")
 
 
+AfterCommit = Callable[[Sequence[int]], None]
+
+
 class SqlAlchemyUnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    """`after_commit` receives the ids of the outbox rows this unit of work committed (the publisher's cue)."""
+
+    def __init__(self, session_factory: sessionmaker[Session], *, after_commit: AfterCommit | None = None) -> None:
         self._session_factory = session_factory
+        self._after_commit = after_commit
         self._session: Session | None = None
 
     @property
@@ -32,6 +41,7 @@ class SqlAlchemyUnitOfWork:
     def __enter__(self) -> Self:
         self._session = self._session_factory()
         self.returns = SqlAlchemyReturnRepository(self._session)
+        self.stores = SqlAlchemyStores(self._session, datetime.now(UTC))
         return self
 
     def __exit__(
@@ -40,6 +50,7 @@ class SqlAlchemyUnitOfWork:
         session = self.session
         try:
             session.rollback()
+            self.stores.outbox_rows.clear()
         finally:
             session.close()
             self._session = None
@@ -48,6 +59,7 @@ class SqlAlchemyUnitOfWork:
         session = self.session
         try:
             session.flush()
+            outbox_ids = [row.id for row in self.stores.outbox_rows]
             session.commit()
         except StaleDataError as exc:
             session.rollback()
@@ -57,9 +69,20 @@ class SqlAlchemyUnitOfWork:
             if any(hint in str(exc.orig) for hint in _UPSTREAM_KEY_HINTS):
                 raise DuplicateRequestError(str(exc.orig)) from exc
             raise
+        self.stores.outbox_rows.clear()
+        if outbox_ids and self._after_commit is not None:
+            self._after_commit(outbox_ids)
 
     def rollback(self) -> None:
         self.session.rollback()
+
+    def lock_order(self, channel: str, order_id: str) -> None:
+        # PostgreSQL: a transaction-scoped advisory lock on the order. SQLite already runs one writer at a time.
+        session = self.session
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"order:{channel}:{order_id}"}
+            )
 
     def next_rma_serial(self, prefix: str) -> int:
         """Atomically increment the prefix's counter inside this transaction (the row lock serialises issuers)."""

@@ -50,6 +50,7 @@ class LineDecision(BaseModel):
     order_line_id: str
     outcome: Outcome
     quantity: int
+    units_already_claimed: int = 0
     reason: str
     fault: Fault
     in_policy: bool
@@ -300,6 +301,7 @@ class _Evaluator:
                     order_line_id=ev.line.order_line_id,
                     outcome=ev.outcome if outcome is not Outcome.REJECT else Outcome.REJECT,
                     quantity=ev.line.quantity_to_return,
+                    units_already_claimed=self.history.claimed_quantity.get(ev.line.order_line_id, 0),
                     reason=ev.line.reason.canonical or ev.line.reason.raw,
                     fault=ev.fault,
                     in_policy=ev.in_policy,

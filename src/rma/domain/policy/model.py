@@ -165,6 +165,13 @@ class RestockingFee(_Strict):
     out_of_policy_percent: Percent
 
 
+class InspectionRules(_Strict):
+    damaged_by_customer_percent: Percent = Field(
+        default=Decimal(50), description="deducted from buyer-fault lines the inspector grades as used or damaged"
+    )
+    deadline_business_days: int = Field(default=2, ge=1, le=30, description="from delivery to refund decision")
+
+
 class Label(_Strict):
     cost: AmountByCurrency
     deduct_for_buyer_fault: bool = True
@@ -184,6 +191,7 @@ class PolicyVersion(_Strict):
     returnless: Returnless
     restocking_fee: RestockingFee
     label: Label
+    inspection: InspectionRules = Field(default_factory=InspectionRules)
 
     @field_validator("non_returnable_categories")
     @classmethod

@@ -1,0 +1,336 @@
+"""SQLAlchemy `Stores`: outbox, labels, shipments, inspections, refunds, notifications, dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from rma.adapters.db.tables import (
+    DeadLetterRow,
+    InspectionRow,
+    LabelRow,
+    NotificationRow,
+    OutboxRow,
+    RefundRow,
+    ShipmentRow,
+)
+from rma.domain.inspection import Grade
+from rma.domain.lifecycle import Status
+from rma.domain.returns import ReturnAuthorization
+from rma.services.ports import (
+    DeadLetter,
+    DeadLetterRecord,
+    InspectionRecord,
+    Label,
+    LabelRecord,
+    PendingNotification,
+    RefundRecord,
+    Step,
+)
+
+REFUND_PENDING = "pending"
+REFUND_SUCCEEDED = "succeeded"
+REFUND_FAILED = "failed"
+
+
+class SqlAlchemyStores:
+    def __init__(self, session: Session, now: datetime) -> None:
+        self._session = session
+        self._now = now
+        self.outbox_rows: list[OutboxRow] = []
+
+    # --- outbox -----------------------------------------------------------------------------------
+
+    def enqueue(self, *steps: Step) -> None:
+        row = OutboxRow(
+            created_at=self._now,
+            message={"chain": [{"task": step.task, "kwargs": step.kwargs} for step in steps]},
+            attempts=0,
+        )
+        self._session.add(row)
+        self.outbox_rows.append(row)
+
+    # --- labels and shipments ---------------------------------------------------------------------
+
+    def label(self, return_id: UUID) -> LabelRecord | None:
+        row = self._session.get(LabelRow, return_id)
+        if row is None:
+            return None
+        return LabelRecord(
+            return_id=row.return_id,
+            idempotency_key=row.idempotency_key,
+            carrier=row.carrier,
+            tracking_number=row.tracking_number,
+            label_format=row.label_format,
+            document=row.document,
+        )
+
+    def reserve_label(self, return_id: UUID, *, idempotency_key: str, carrier: str, at: datetime) -> None:
+        if self._session.get(LabelRow, return_id) is None:
+            self._session.add(
+                LabelRow(return_id=return_id, idempotency_key=idempotency_key, carrier=carrier, requested_at=at)
+            )
+
+    def complete_label(self, return_id: UUID, label: Label, *, at: datetime) -> None:
+        row = self._session.get(LabelRow, return_id)
+        if row is None:
+            raise LookupError(f"no label reservation for return {return_id}")
+        row.tracking_number = label.tracking_number
+        row.carrier = label.carrier
+        row.label_format = label.label_format
+        row.document = label.document
+        row.cost = label.cost
+        row.created_at = at
+
+    def add_shipment(
+        self, return_id: UUID, *, tracking_number: str, next_poll_at: datetime, expires_at: datetime
+    ) -> None:
+        if self._session.get(ShipmentRow, return_id) is None:
+            self._session.add(
+                ShipmentRow(
+                    return_id=return_id,
+                    tracking_number=tracking_number,
+                    carrier_status="label_created",
+                    next_poll_at=next_poll_at,
+                    expires_at=expires_at,
+                    polls=0,
+                )
+            )
+
+    def shipments_due(self, *, now: datetime, limit: int) -> Sequence[tuple[UUID, str]]:
+        stmt = (
+            select(ShipmentRow.return_id, ShipmentRow.tracking_number)
+            .where(ShipmentRow.next_poll_at <= now)
+            .order_by(ShipmentRow.next_poll_at)
+            .limit(limit)
+        )
+        return [(return_id, tracking) for return_id, tracking in self._session.execute(stmt)]
+
+    def lease_shipments(self, return_ids: Sequence[UUID], *, until: datetime) -> None:
+        if return_ids:
+            self._session.execute(
+                update(ShipmentRow).where(ShipmentRow.return_id.in_(return_ids)).values(next_poll_at=until)
+            )
+
+    def shipment(self, return_id: UUID) -> tuple[str, datetime, str] | None:
+        row = self._session.get(ShipmentRow, return_id)
+        return None if row is None else (row.tracking_number, row.expires_at, row.carrier_status)
+
+    def update_shipment(
+        self, return_id: UUID, *, state: str, next_poll_at: datetime | None, event_at: datetime | None
+    ) -> None:
+        row = self._session.get(ShipmentRow, return_id)
+        if row is None:
+            raise LookupError(f"no shipment for return {return_id}")
+        row.carrier_status = state
+        row.next_poll_at = next_poll_at
+        row.polls += 1
+        if event_at is not None:
+            row.last_event_at = event_at
+
+    # --- inspections ------------------------------------------------------------------------------
+
+    def open_inspection(self, return_id: UUID, *, due_at: datetime, auto_inspect_at: datetime | None) -> None:
+        if self._session.get(InspectionRow, return_id) is None:
+            self._session.add(InspectionRow(return_id=return_id, due_at=due_at, auto_inspect_at=auto_inspect_at))
+
+    def inspection(self, return_id: UUID) -> InspectionRecord | None:
+        row = self._session.get(InspectionRow, return_id)
+        if row is None:
+            return None
+        return InspectionRecord(
+            return_id=row.return_id,
+            due_at=row.due_at,
+            inspected_at=row.inspected_at,
+            grade=Grade(row.grade) if row.grade else None,
+            escalated_at=row.escalated_at,
+        )
+
+    def record_inspection(
+        self, return_id: UUID, *, grade: Grade, disposition: str, inspector: str, at: datetime
+    ) -> None:
+        row = self._session.get(InspectionRow, return_id)
+        if row is None:
+            raise LookupError(f"no inspection opened for return {return_id}")
+        row.grade = grade.value
+        row.disposition = disposition
+        row.inspector = inspector
+        row.inspected_at = at
+
+    def inspections_for_auto(self, *, now: datetime, limit: int) -> Sequence[UUID]:
+        stmt = (
+            select(InspectionRow.return_id)
+            .where(InspectionRow.inspected_at.is_(None), InspectionRow.auto_inspect_at <= now)
+            .order_by(InspectionRow.auto_inspect_at)
+            .limit(limit)
+        )
+        return list(self._session.scalars(stmt))
+
+    def lease_auto_inspections(self, return_ids: Sequence[UUID], *, until: datetime) -> None:
+        if return_ids:
+            self._session.execute(
+                update(InspectionRow)
+                .where(InspectionRow.return_id.in_(return_ids), InspectionRow.inspected_at.is_(None))
+                .values(auto_inspect_at=until)
+            )
+
+    def overdue_inspections(self, *, now: datetime, limit: int) -> Sequence[UUID]:
+        stmt = (
+            select(InspectionRow.return_id)
+            .where(
+                InspectionRow.inspected_at.is_(None),
+                InspectionRow.escalated_at.is_(None),
+                InspectionRow.due_at <= now,
+            )
+            .order_by(InspectionRow.due_at)
+            .limit(limit)
+        )
+        return list(self._session.scalars(stmt))
+
+    def escalate_inspections(self, return_ids: Sequence[UUID], *, at: datetime) -> None:
+        if return_ids:
+            self._session.execute(
+                update(InspectionRow)
+                .where(InspectionRow.return_id.in_(return_ids), InspectionRow.escalated_at.is_(None))
+                .values(escalated_at=at)
+            )
+
+    # --- refunds ----------------------------------------------------------------------------------
+
+    def create_refund(
+        self, ret: ReturnAuthorization, *, idempotency_key: str, amount: int, lines: dict[str, int], at: datetime
+    ) -> None:
+        exists = self._session.scalar(select(RefundRow.id).where(RefundRow.idempotency_key == idempotency_key))
+        if exists is None:
+            self._session.add(
+                RefundRow(
+                    return_id=ret.id,
+                    channel=ret.channel,
+                    order_id=ret.request.order_id,
+                    idempotency_key=idempotency_key,
+                    amount=amount,
+                    currency=ret.request.currency,
+                    lines=lines,
+                    status=REFUND_PENDING,
+                    created_at=at,
+                )
+            )
+
+    def refunds(self, return_id: UUID) -> Sequence[RefundRecord]:
+        self._session.flush()
+        stmt = select(RefundRow).where(RefundRow.return_id == return_id).order_by(RefundRow.id)
+        return [
+            RefundRecord(
+                id=row.id,
+                return_id=row.return_id,
+                idempotency_key=row.idempotency_key,
+                amount=row.amount,
+                currency=row.currency,
+                lines={k: int(v) for k, v in row.lines.items()},
+                status=row.status,
+                gateway_refund_id=row.gateway_refund_id,
+            )
+            for row in self._session.scalars(stmt)
+        ]
+
+    def _refund_row(self, idempotency_key: str) -> RefundRow:
+        row = self._session.scalar(select(RefundRow).where(RefundRow.idempotency_key == idempotency_key))
+        if row is None:
+            raise LookupError(f"no refund with key {idempotency_key}")
+        return row
+
+    def settle_refund(self, idempotency_key: str, *, gateway_refund_id: str, at: datetime) -> None:
+        row = self._refund_row(idempotency_key)
+        row.status = REFUND_SUCCEEDED
+        row.gateway_refund_id = gateway_refund_id
+        row.settled_at = at
+
+    def fail_refund(self, idempotency_key: str, *, cause: str, at: datetime) -> None:
+        row = self._refund_row(idempotency_key)
+        row.status = REFUND_FAILED
+        row.failure = cause[:500]
+        row.settled_at = at
+
+    # --- notifications ----------------------------------------------------------------------------
+
+    def pending_notifications(self, return_id: UUID) -> Sequence[PendingNotification]:
+        stmt = (
+            select(NotificationRow.id, NotificationRow.event)
+            .where(NotificationRow.return_id == return_id, NotificationRow.sent_at.is_(None))
+            .order_by(NotificationRow.seq)
+        )
+        return [PendingNotification(id=nid, event=Status(event)) for nid, event in self._session.execute(stmt)]
+
+    def mark_notified(self, notification_id: int, *, provider_message_id: str, at: datetime) -> None:
+        self._session.execute(
+            update(NotificationRow)
+            .where(NotificationRow.id == notification_id)
+            .values(sent_at=at, provider_message_id=provider_message_id)
+        )
+
+    def returns_with_stale_notifications(self, *, before: datetime, limit: int) -> Sequence[UUID]:
+        stmt = (
+            select(NotificationRow.return_id)
+            .where(NotificationRow.sent_at.is_(None), NotificationRow.created_at <= before)
+            .group_by(NotificationRow.return_id)
+            .limit(limit)
+        )
+        return list(self._session.scalars(stmt))
+
+    # --- dead letters -----------------------------------------------------------------------------
+
+    def add_dead_letter(self, letter: DeadLetter, *, at: datetime) -> int:
+        row = DeadLetterRow(
+            created_at=at,
+            queue=letter.queue,
+            task_name=letter.task_name,
+            task_id=letter.task_id,
+            return_id=letter.return_id,
+            kwargs=letter.kwargs,
+            content_type=letter.content_type,
+            raw_body=letter.raw_body,
+            cause=letter.cause,
+        )
+        self._session.add(row)
+        self._session.flush()
+        return row.id
+
+    @staticmethod
+    def _dead_letter(row: DeadLetterRow) -> DeadLetterRecord:
+        return DeadLetterRecord(
+            id=row.id,
+            created_at=row.created_at,
+            replayed_at=row.replayed_at,
+            letter=DeadLetter(
+                cause=row.cause,
+                queue=row.queue,
+                task_name=row.task_name,
+                task_id=row.task_id,
+                return_id=row.return_id,
+                kwargs=row.kwargs,
+                content_type=row.content_type,
+                raw_body=row.raw_body,
+            ),
+        )
+
+    def dead_letters(self, *, limit: int, include_replayed: bool) -> Sequence[DeadLetterRecord]:
+        stmt = select(DeadLetterRow).order_by(DeadLetterRow.id.desc()).limit(limit)
+        if not include_replayed:
+            stmt = stmt.where(DeadLetterRow.replayed_at.is_(None))
+        return [self._dead_letter(row) for row in self._session.scalars(stmt)]
+
+    def dead_letter(self, letter_id: int) -> DeadLetterRecord | None:
+        row = self._session.get(DeadLetterRow, letter_id)
+        return None if row is None else self._dead_letter(row)
+
+    def mark_replayed(self, letter_id: int, *, at: datetime) -> None:
+        self._session.execute(update(DeadLetterRow).where(DeadLetterRow.id == letter_id).values(replayed_at=at))
+
+
+def delete_outbox_rows(session: Session, ids: Sequence[int]) -> None:
+    if ids:
+        session.execute(delete(OutboxRow).where(OutboxRow.id.in_(ids)))

@@ -1,0 +1,147 @@
+"""A sandbox carrier: labels on demand, and parcels that travel on the application clock.
+
+Each parcel's journey is a pure function of its tracking number and label time, so every process agrees on it:
+a drop-off delay, days in transit, then delivered, unless the parcel draws an exception (lost, returned to sender,
+damaged) or is never shipped at all (its label expires). The shares are configurable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from rma.adapters.db.tables import SandboxLabelRow
+from rma.adapters.sandbox.zpl import render_zpl
+from rma.services.ports import Clock, Label, LabelRequest, TrackingState, TrackingUpdate
+
+CARRIER_NAME = "sandbox"
+LABEL_COST = 795
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyMix:
+    """Shares (0..1) of parcels that never ship, get lost, go back to the sender, or arrive damaged."""
+
+    never_shipped: float = 0.03
+    lost: float = 0.02
+    returned_to_sender: float = 0.01
+    damaged: float = 0.01
+
+
+def _draw(tracking_number: str, salt: str) -> float:
+    digest = hashlib.sha256(f"{salt}:{tracking_number}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@dataclass(frozen=True, slots=True)
+class Journey:
+    fate: TrackingState | None  # None: never shipped
+    dropped_off_after: timedelta
+    delivered_after: timedelta
+
+    def state_at(self, label_time: datetime, now: datetime) -> tuple[TrackingState, datetime] | None:
+        """The parcel's state and the time of its last scan, or None before the first scan."""
+        elapsed = now - label_time
+        if self.fate is None or elapsed < self.dropped_off_after:
+            return None
+        if elapsed >= self.delivered_after:
+            return self.fate, label_time + self.delivered_after
+        out_for_delivery = self.delivered_after - timedelta(hours=10)
+        if self.fate is TrackingState.DELIVERED and elapsed >= out_for_delivery:
+            return TrackingState.OUT_FOR_DELIVERY, label_time + out_for_delivery
+        return TrackingState.IN_TRANSIT, label_time + self.dropped_off_after
+
+
+def journey_of(tracking_number: str, mix: JourneyMix) -> Journey:
+    fate_draw = _draw(tracking_number, "fate")
+    thresholds = [
+        (mix.never_shipped, None),
+        (mix.lost, TrackingState.LOST),
+        (mix.returned_to_sender, TrackingState.RETURNED_TO_SENDER),
+        (mix.damaged, TrackingState.DAMAGED),
+    ]
+    fate: TrackingState | None = TrackingState.DELIVERED
+    cumulative = 0.0
+    for share, outcome in thresholds:
+        cumulative += share
+        if fate_draw < cumulative:
+            fate = outcome
+            break
+    drop_off = timedelta(hours=4 + 68 * _draw(tracking_number, "drop"))  # 4 h .. 3 days after the label
+    transit = timedelta(days=2 + 4 * _draw(tracking_number, "transit"))  # 2 .. 6 days on the road
+    return Journey(fate=fate, dropped_off_after=drop_off, delivered_after=drop_off + transit)
+
+
+class SandboxCarrier:
+    name = CARRIER_NAME
+
+    def __init__(self, session_factory: sessionmaker[Session], clock: Clock, mix: JourneyMix | None = None) -> None:
+        self._sessions = session_factory
+        self._clock = clock
+        self.mix = mix or JourneyMix()
+
+    @staticmethod
+    def _tracking_number(idempotency_key: str) -> str:
+        digits = int(hashlib.sha256(idempotency_key.encode()).hexdigest()[:15], 16) % 10**12
+        return f"1ZSBX{digits:012d}"
+
+    def _label(self, row: SandboxLabelRow, request: LabelRequest | None) -> Label:
+        document = render_zpl(
+            tracking_number=row.tracking_number,
+            rma_number=row.rma_number,
+            ship_from=request.ship_from if request else None,
+        )
+        return Label(
+            tracking_number=row.tracking_number,
+            carrier=CARRIER_NAME,
+            label_format="ZPL",
+            document=document,
+            cost=LABEL_COST,
+        )
+
+    def create_label(self, request: LabelRequest) -> Label:
+        with self._sessions() as session, session.begin():
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            session.execute(
+                insert(SandboxLabelRow)
+                .values(
+                    idempotency_key=request.idempotency_key,
+                    tracking_number=self._tracking_number(request.idempotency_key),
+                    rma_number=request.rma_number,
+                    created_at=self._clock.now(),
+                )
+                .on_conflict_do_nothing()
+            )
+            row = session.get_one(SandboxLabelRow, request.idempotency_key)
+            return self._label(row, request)
+
+    def find_label(self, idempotency_key: str) -> Label | None:
+        with self._sessions() as session:
+            row = session.get(SandboxLabelRow, idempotency_key)
+            return None if row is None else self._label(row, None)
+
+    def track(self, tracking_numbers: Sequence[str]) -> dict[str, TrackingUpdate]:
+        now = self._clock.now()
+        with self._sessions() as session:
+            rows = session.execute(
+                select(SandboxLabelRow.tracking_number, SandboxLabelRow.created_at).where(
+                    SandboxLabelRow.tracking_number.in_(list(tracking_numbers))
+                )
+            )
+            created: dict[str, datetime] = dict(rows.all())
+        updates: dict[str, TrackingUpdate] = {}
+        for number in tracking_numbers:
+            label_time = created.get(number)
+            if label_time is None:
+                continue
+            scanned = journey_of(number, self.mix).state_at(label_time, now)
+            state, at = scanned if scanned is not None else (TrackingState.PRE_TRANSIT, None)
+            updates[number] = TrackingUpdate(tracking_number=number, state=state, at=at)
+        return updates

@@ -1,0 +1,46 @@
+"""A sandbox payment gateway that honours idempotency keys as a real one does: same key, same refund, never two."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from rma.adapters.db.tables import SandboxRefundRow
+from rma.services.ports import Clock, GatewayRefund, RefundOrder
+
+
+class SandboxGateway:
+    def __init__(self, session_factory: sessionmaker[Session], clock: Clock) -> None:
+        self._sessions = session_factory
+        self._clock = clock
+
+    def refund(self, order: RefundOrder) -> GatewayRefund:
+        refund_id = "re_sbx_" + hashlib.sha256(order.idempotency_key.encode()).hexdigest()[:20]
+        with self._sessions() as session, session.begin():
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            session.execute(
+                insert(SandboxRefundRow)
+                .values(
+                    idempotency_key=order.idempotency_key,
+                    refund_id=refund_id,
+                    payment_reference=order.payment_reference,
+                    amount=order.amount,
+                    currency=order.currency,
+                    created_at=self._clock.now(),
+                )
+                .on_conflict_do_nothing()
+            )
+            row = session.get_one(SandboxRefundRow, order.idempotency_key)
+            return GatewayRefund(refund_id=row.refund_id, amount=row.amount, currency=row.currency)
+
+    def find_refund(self, idempotency_key: str) -> GatewayRefund | None:
+        with self._sessions() as session:
+            row = session.get(SandboxRefundRow, idempotency_key)
+            return (
+                None
+                if row is None
+                else GatewayRefund(refund_id=row.refund_id, amount=row.amount, currency=row.currency)
+            )

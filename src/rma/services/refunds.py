@@ -1,0 +1,108 @@
+"""Refunds: decide the amount (policy + grade) once, then pay it through the gateway exactly once.
+
+The refund row and its idempotency key are committed with the refund_pending transition, before the gateway is
+called. The gateway call happens outside any transaction; a retry first asks the gateway whether a refund with that
+key exists, so a worker killed between the call and the commit never causes a second refund.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from rma.domain.inspection import Grade, settle_refund
+from rma.domain.lifecycle import Actor, Status
+from rma.domain.returns import ReturnAuthorization
+from rma.services.context import StageContext
+from rma.services.errors import PermanentStageError, ReturnNotFoundError
+from rma.services.ports import ProviderError, RefundOrder, UnitOfWork
+
+_PENDING = "pending"
+_SUCCEEDED = "succeeded"
+
+
+def open_refund(
+    ctx: StageContext, uow: UnitOfWork, ret: ReturnAuthorization, *, grade: Grade | None, cause: str
+) -> None:
+    """Decide what is owed and move to refund_pending (or close when nothing is owed). Caller saves and commits."""
+    if ret.decision is None:
+        raise PermanentStageError(f"return {ret.id} has no policy decision to refund against")
+    policy = ctx.book.in_force(ret.request.order_date)
+    if policy is None:
+        raise PermanentStageError(f"no policy in force for the order date of return {ret.id}")
+    now = ctx.clock.now()
+    uow.lock_order(ret.channel, ret.request.order_id)  # two returns of one order cannot both take the same room
+    history = uow.returns.order_history(ret.channel, ret.request.order_id, excluding=ret.id)
+    quote = settle_refund(ret.request, ret.decision, policy, grade, history)
+    if quote.amount == 0:
+        target = Status.CLOSED if ret.status is Status.INSPECTED else Status.CANCELLED
+        ret.transition(target, at=now, actor=Actor.POLICY, cause=f"{cause}; nothing to refund")
+        ret.due_at = ctx.deadline_for(target, now=now)
+        return
+    key = f"rf-{ret.id.hex}-{len(uow.stores.refunds(ret.id)) + 1}"
+    uow.stores.create_refund(
+        ret, idempotency_key=key, amount=quote.amount, lines={x.order_line_id: x.amount for x in quote.lines}, at=now
+    )
+    ret.transition(
+        Status.REFUND_PENDING,
+        at=now,
+        actor=Actor.POLICY,
+        cause=f"{cause}; refund {quote.amount} {quote.currency}",
+        due_at=ctx.machine_deadline(),
+    )
+
+
+def issue_refund(ctx: StageContext, return_id: uuid.UUID) -> Status:
+    """Pay the pending refund of a return. Safe to run any number of times."""
+    with ctx.uow() as uow:
+        ret = uow.returns.get(return_id)
+        if ret is None:
+            raise ReturnNotFoundError(f"no return {return_id}")
+        if ret.status is not Status.REFUND_PENDING:
+            return ret.status
+        pending = [r for r in uow.stores.refunds(return_id) if r.status in {_PENDING, _SUCCEEDED}]
+        if not pending:
+            raise PermanentStageError(f"return {ret.rma_number or ret.id} is refund_pending without a refund decision")
+        refund = pending[-1]
+        order = RefundOrder(
+            idempotency_key=refund.idempotency_key,
+            payment_reference=f"{ret.channel}:{ret.request.order_id}",
+            amount=refund.amount,
+            currency=refund.currency,
+        )
+    # Outside any transaction: the gateway is a remote system.
+    try:
+        paid = ctx.gateway.find_refund(order.idempotency_key) or ctx.gateway.refund(order)
+    except ProviderError as exc:
+        if exc.transient:
+            raise
+        return _refund_declined(ctx, return_id, order.idempotency_key, str(exc))
+    with ctx.uow() as uow:
+        ret = uow.returns.get(return_id)
+        if ret is None or ret.status is not Status.REFUND_PENDING:
+            return ret.status if ret else Status.REFUND_PENDING
+        now = ctx.clock.now()
+        uow.stores.settle_refund(order.idempotency_key, gateway_refund_id=paid.refund_id, at=now)
+        ret.transition(
+            Status.REFUNDED,
+            at=now,
+            actor=Actor.GATEWAY,
+            cause=f"refund {paid.refund_id}: {paid.amount} {paid.currency}",
+            due_at=ctx.machine_deadline(),
+        )
+        uow.returns.save(ret)
+        uow.commit()
+        return ret.status
+
+
+def _refund_declined(ctx: StageContext, return_id: uuid.UUID, key: str, cause: str) -> Status:
+    with ctx.uow() as uow:
+        ret = uow.returns.get(return_id)
+        if ret is None or ret.status is not Status.REFUND_PENDING:
+            return ret.status if ret else Status.REFUND_PENDING
+        now = ctx.clock.now()
+        uow.stores.fail_refund(key, cause=cause, at=now)
+        ret.transition(Status.REFUND_FAILED, at=now, actor=Actor.GATEWAY, cause=f"gateway declined: {cause}"[:500])
+        ret.flag(f"refund declined by the gateway: {cause}", at=now)
+        uow.returns.save(ret)
+        uow.commit()
+        return ret.status

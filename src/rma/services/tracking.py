@@ -1,0 +1,134 @@
+"""Tracking: a beat tick picks the parcels due for a poll; each poll task asks the carrier about a whole batch."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, time
+
+from rma.domain.lifecycle import Actor, Status
+from rma.domain.policy.calendar import add_business_days
+from rma.domain.returns import ReturnAuthorization
+from rma.services.context import StageContext
+from rma.services.inspection import auto_inspect_at
+from rma.services.ports import Step, TrackingState, TrackingUpdate, UnitOfWork
+from rma.services.refunds import open_refund
+from rma.services.steps import POLL, next_steps
+
+_STILL_TRAVELLING = frozenset({Status.LABEL_ISSUED, Status.IN_TRANSIT, Status.EXCEPTION})
+_EXCEPTIONS = {
+    TrackingState.LOST: "the carrier lost the parcel",
+    TrackingState.DAMAGED: "the parcel was damaged in transit",
+    TrackingState.RETURNED_TO_SENDER: "the carrier returned the parcel to the sender",
+}
+
+
+def tick(ctx: StageContext, *, batch_size: int, max_batches: int) -> int:
+    """Queue one poll task per batch of due parcels; answers how many parcels. Running it twice is harmless."""
+    with ctx.uow() as uow:
+        due = uow.stores.shipments_due(now=ctx.clock.now(), limit=batch_size * max_batches)
+        ids = [return_id for return_id, _ in due]
+        # Lease them until the poll has had time to run; a lost poll is retried by a later tick.
+        uow.stores.lease_shipments(ids, until=ctx.machine_deadline())
+        for start in range(0, len(ids), batch_size):
+            uow.stores.enqueue(Step(POLL, {"return_ids": [str(i) for i in ids[start : start + batch_size]]}))
+        uow.commit()
+    return len(ids)
+
+
+def poll(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[str, int]:
+    """One carrier call for the batch, then one transaction per parcel. Answers a count per carrier state."""
+    with ctx.uow() as uow:
+        numbers = {rid: shipment[0] for rid in return_ids if (shipment := uow.stores.shipment(rid)) is not None}
+    updates = ctx.carrier.track(list(numbers.values())) if numbers else {}
+    counts: dict[str, int] = {}
+    for return_id, number in numbers.items():
+        update = updates.get(number)
+        if update is None:
+            continue
+        counts[update.state.value] = counts.get(update.state.value, 0) + 1
+        with ctx.uow() as uow:
+            ret = uow.returns.get(return_id)
+            if ret is None:
+                continue
+            _apply(ctx, uow, ret, update)
+            uow.commit()
+    return counts
+
+
+def _end_of_business_day(day: datetime) -> datetime:
+    return datetime.combine(day.date(), time(23, 59), tzinfo=UTC)
+
+
+def _delivered(ctx: StageContext, uow: UnitOfWork, ret: ReturnAuthorization, update: TrackingUpdate) -> None:
+    now = ctx.clock.now()
+    policy = ctx.book.in_force(ret.request.order_date)
+    days = policy.inspection.deadline_business_days if policy else 2
+    calendar = policy.window.business_calendar if policy else "US"
+    delivered_on = (update.at or now).date()
+    due = _end_of_business_day(datetime.combine(add_business_days(delivered_on, days, calendar), time(), tzinfo=UTC))
+    ret.transition(
+        Status.DELIVERED, at=now, actor=Actor.CARRIER, cause="delivered to the returns warehouse", due_at=due
+    )
+    uow.stores.open_inspection(ret.id, due_at=due, auto_inspect_at=auto_inspect_at(ctx, ret.id, now))
+
+
+def _exception(ctx: StageContext, uow: UnitOfWork, ret: ReturnAuthorization, state: TrackingState) -> None:
+    now = ctx.clock.now()
+    if ret.status is Status.LABEL_ISSUED:
+        ret.transition(Status.IN_TRANSIT, at=now, actor=Actor.CARRIER, cause="carrier scan")
+    if ret.status is not Status.EXCEPTION:
+        ret.transition(Status.EXCEPTION, at=now, actor=Actor.CARRIER, cause=_EXCEPTIONS[state])
+    if state is TrackingState.RETURNED_TO_SENDER:
+        ret.transition(
+            Status.CANCELLED,
+            at=now,
+            actor=Actor.SYSTEM,
+            cause="parcel went back to the customer",
+            due_at=ctx.deadline_for(Status.CANCELLED, now=now),
+        )
+    else:
+        open_refund(ctx, uow, ret, grade=None, cause=f"{_EXCEPTIONS[state]}: refunded, claim with the carrier")
+
+
+def _apply(ctx: StageContext, uow: UnitOfWork, ret: ReturnAuthorization, update: TrackingUpdate) -> None:
+    now = ctx.clock.now()
+    shipment = uow.stores.shipment(ret.id)
+    if shipment is None:
+        return
+    _, expires_at, _ = shipment
+    state = update.state
+    if ret.status not in _STILL_TRAVELLING:
+        uow.stores.update_shipment(ret.id, state=state.value, next_poll_at=None, event_at=update.at)
+        return
+    before = ret.status
+    next_poll: datetime | None = now + ctx.timing.poll_every
+    if state is TrackingState.PRE_TRANSIT:
+        if ret.status is Status.LABEL_ISSUED and now >= expires_at:
+            ret.transition(
+                Status.EXPIRED,
+                at=now,
+                actor=Actor.CARRIER,
+                cause="label expired: parcel never shipped",
+                due_at=ctx.deadline_for(Status.EXPIRED, now=now),
+            )
+            next_poll = None
+    elif state in {TrackingState.IN_TRANSIT, TrackingState.OUT_FOR_DELIVERY}:
+        if ret.status is not Status.IN_TRANSIT:
+            ret.transition(
+                Status.IN_TRANSIT,
+                at=now,
+                actor=Actor.CARRIER,
+                cause=f"carrier scan: {state}",
+                due_at=ctx.deadline_for(Status.IN_TRANSIT, now=now),
+            )
+    elif state is TrackingState.DELIVERED:
+        _delivered(ctx, uow, ret, update)
+        next_poll = None
+    else:
+        _exception(ctx, uow, ret, state)
+        next_poll = None
+    uow.stores.update_shipment(ret.id, state=state.value, next_poll_at=next_poll, event_at=update.at)
+    if ret.status is not before:
+        uow.returns.save(ret)
+        uow.stores.enqueue(*next_steps(ret))

@@ -23,9 +23,10 @@ from tests.conftest import POSTGRES_URL, ManualClock
 NOW = datetime(2026, 10, 20, 15, 30, tzinfo=UTC)
 
 from rma.adapters.db import SqlAlchemyUnitOfWork, create_db_engine, make_session_factory, migrate
-from rma.adapters.sandbox.carrier import SandboxCarrier
+from rma.adapters.sandbox.carrier import JourneyMix, SandboxCarrier
 from rma.adapters.sandbox.gateway import SandboxGateway
 from rma.adapters.sandbox.notifier import SandboxNotifier
+from rma.adapters.db.tables import Base
 from rma.adapters.policy_file import load_policy_book
 from rma.domain.policy import PolicyBook
 from rma.domain.requests import ReturnRequest
@@ -61,9 +62,9 @@ def pg_engine(pg_schema: str) -> Iterator[Engine]:
 
 
 def _clean(engine: Engine) -> None:
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM returns"))
-        conn.execute(text("DELETE FROM rma_counters"))
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -132,7 +133,7 @@ def make_ctx(session_factory: sessionmaker[Session], book: PolicyBook, clock: Ma
             clock=clock,
             book=book,
             rma_prefix=prefix,
-            carrier=SandboxCarrier(session_factory, clock),
+            carrier=SandboxCarrier(session_factory, clock, options.pop("mix", JourneyMix(0, 0, 0, 0))),
             gateway=SandboxGateway(session_factory, clock),
             notifier=SandboxNotifier(session_factory, clock),
             **options,

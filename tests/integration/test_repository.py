@@ -65,8 +65,8 @@ def test_uncommitted_work_is_rolled_back(uow_factory: Any, make_request: Any) ->
 
 def test_repeated_request_returns_the_existing_return(uow_factory: Any, make_request: Any, engine: Engine) -> None:
     request = make_request()
-    first = submit_return(uow_factory(), request, now=NOW)
-    second = submit_return(uow_factory(), request, now=NOW + timedelta(minutes=5))
+    first = submit_return(uow_factory(), request, now=NOW, due_at=NOW)
+    second = submit_return(uow_factory(), request, now=NOW + timedelta(minutes=5), due_at=NOW)
     assert first.created
     assert not second.created
     assert second.return_id == first.return_id
@@ -78,8 +78,8 @@ def test_same_upstream_id_on_another_channel_is_another_return(uow_factory: Any,
     request = make_request()
     other = request.model_copy(update={"channel": "shopify"})
     assert (
-        submit_return(uow_factory(), request, now=NOW).return_id
-        != submit_return(uow_factory(), other, now=NOW).return_id
+        submit_return(uow_factory(), request, now=NOW, due_at=NOW).return_id
+        != submit_return(uow_factory(), other, now=NOW, due_at=NOW).return_id
     )
 
 
@@ -148,7 +148,9 @@ def test_racing_writers_one_wins_the_others_see_its_result(uow_factory: Any, mak
 def test_rma_numbers_are_unique_under_concurrent_issuance(
     uow_factory: Any, make_request: Any, ctx: StageContext
 ) -> None:
-    ids = [submit_return(uow_factory(), make_request(order_id=f"o-{i}"), now=NOW).return_id for i in range(24)]
+    ids = [
+        submit_return(uow_factory(), make_request(order_id=f"o-{i}"), now=NOW, due_at=NOW).return_id for i in range(24)
+    ]
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda rid: issue(ctx, rid), ids))
     with uow_factory() as uow:
@@ -162,7 +164,7 @@ def test_order_history_counts_claimed_units_but_not_released_ones(
     uow_factory: Any, make_request: Any, ctx: StageContext
 ) -> None:
     first = make_request()
-    first_id = submit_return(uow_factory(), first, now=NOW).return_id
+    first_id = submit_return(uow_factory(), first, now=NOW, due_at=NOW).return_id
     issue(ctx, first_id)
     with uow_factory() as uow:
         history = uow.returns.order_history(first.channel, first.order_id)
@@ -179,9 +181,9 @@ def test_order_history_counts_claimed_units_but_not_released_ones(
 
 def test_second_return_of_the_same_units_is_rejected(uow_factory: Any, make_request: Any, ctx: StageContext) -> None:
     first = make_request()
-    issue(ctx, submit_return(uow_factory(), first, now=NOW).return_id)
+    issue(ctx, submit_return(uow_factory(), first, now=NOW, due_at=NOW).return_id)
     again = make_request()  # same order and lines, new upstream id: ol-2 has no units left
-    status = issue(ctx, submit_return(uow_factory(), again, now=NOW).return_id)
+    status = issue(ctx, submit_return(uow_factory(), again, now=NOW, due_at=NOW).return_id)
     assert status is Status.AUTHORIZED  # ol-1 still has one of its two units
     with uow_factory() as uow:
         ret = uow.returns.get_by_upstream(again.channel, again.upstream_request_id)
@@ -193,7 +195,7 @@ def test_second_return_of_the_same_units_is_rejected(uow_factory: Any, make_requ
 
 
 def test_issuing_twice_changes_nothing(uow_factory: Any, make_request: Any, ctx: StageContext) -> None:
-    return_id = submit_return(uow_factory(), make_request(), now=NOW).return_id
+    return_id = submit_return(uow_factory(), make_request(), now=NOW, due_at=NOW).return_id
     issue(ctx, return_id)
     with uow_factory() as uow:
         before = uow.returns.get(return_id)
@@ -218,7 +220,7 @@ def test_list_by_order(uow_factory: Any, make_request: Any) -> None:
     a, b = make_request(), make_request()
     c = make_request(order_id="999-0000000-0000000")
     for request in (a, b, c):
-        submit_return(uow_factory(), request, now=NOW)
+        submit_return(uow_factory(), request, now=NOW, due_at=NOW)
     with uow_factory() as uow:
         found = uow.returns.list_by_order(a.channel, a.order_id)
     assert {r.upstream_request_id for r in found} == {a.upstream_request_id, b.upstream_request_id}
@@ -244,7 +246,7 @@ def test_concurrent_submissions_of_one_request_store_it_once(
 
     def submit(_: int) -> tuple[uuid.UUID, bool]:
         start.wait()
-        result = submit_return(uow_factory(), request, now=NOW)
+        result = submit_return(uow_factory(), request, now=NOW, due_at=NOW)
         return result.return_id, result.created
 
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -21,17 +21,17 @@ class Submitted:
     """False when the request had been received before: the existing return is answered, nothing new is made."""
 
 
-def _receive(uow: UnitOfWork, request: ReturnRequest, now: datetime, due_at: datetime | None) -> ReturnAuthorization:
+def _receive(uow: UnitOfWork, request: ReturnRequest, now: datetime, due_at: datetime) -> ReturnAuthorization:
     ret = ReturnAuthorization.receive(request, return_id=uuid.uuid4(), at=now, due_at=due_at)
     uow.returns.add(ret)
     uow.stores.enqueue(*next_steps(ret))
     return ret
 
 
-def submit_return(
-    uow: UnitOfWork, request: ReturnRequest, *, now: datetime, due_at: datetime | None = None
-) -> Submitted:
-    """Store the request and queue its issuance in one transaction; a repeat answers with the first return."""
+def submit_return(uow: UnitOfWork, request: ReturnRequest, *, now: datetime, due_at: datetime) -> Submitted:
+    """Store the request and queue its issuance in one transaction; a repeat answers with the first return.
+
+    `due_at`: when the reconciler re-drives the issuance if its message was lost."""
     with uow:
         existing = uow.returns.get_by_upstream(request.channel, request.upstream_request_id)
         if existing is not None:
@@ -55,7 +55,7 @@ def submit_batch(
     requests: Sequence[ReturnRequest],
     *,
     now: datetime,
-    due_at: datetime | None = None,
+    due_at: datetime,
 ) -> list[Submitted]:
     """Store many requests in one transaction (repeats answered with their existing returns).
 

@@ -1,0 +1,233 @@
+"""Every stage, driven through the outbox in-process (no broker): a return travels from request to closed.
+
+This checks the services and the follow-up chains they queue; the Celery workers are tested end to end in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select
+
+from rma.adapters.db.tables import (
+    LabelRow,
+    NotificationRow,
+    OutboxRow,
+    RefundRow,
+    SandboxLabelRow,
+    SandboxMessageRow,
+    SandboxRefundRow,
+)
+from rma.adapters.sandbox.carrier import JourneyMix
+from rma.domain.inspection import Grade
+from rma.domain.lifecycle import Status
+from rma.services import closing, inspection, labels, notify, reconcile, refunds, tracking
+from rma.services.context import StageContext
+from rma.services.intake import submit_return
+from rma.services.issuance import decide_review, issue
+from rma.services.steps import CLOSE, INSPECT, ISSUE, ISSUE_LABEL, NOTIFY, POLL, REFUND
+from tests.conftest import ManualClock
+from tests.integration.conftest import NOW
+
+
+def run_outbox(ctx: StageContext, engine: Engine, *, rounds: int = 20) -> list[str]:
+    """Execute queued chains the way the workers would, until nothing is left; answers the task names run."""
+    handlers = {
+        ISSUE: lambda kw: issue(ctx, uuid.UUID(kw["return_id"])),
+        ISSUE_LABEL: lambda kw: labels.issue_label(ctx, uuid.UUID(kw["return_id"])),
+        POLL: lambda kw: tracking.poll(ctx, [uuid.UUID(r) for r in kw["return_ids"]]),
+        INSPECT: lambda kw: inspection.inspect(ctx, uuid.UUID(kw["return_id"]), grade=None, inspector="auto"),
+        REFUND: lambda kw: refunds.issue_refund(ctx, uuid.UUID(kw["return_id"])),
+        NOTIFY: lambda kw: notify.send_notifications(ctx, uuid.UUID(kw["return_id"])),
+        CLOSE: lambda kw: closing.close(ctx, uuid.UUID(kw["return_id"])),
+    }
+    ran: list[str] = []
+    for _ in range(rounds):
+        with engine.begin() as conn:
+            rows = conn.execute(select(OutboxRow.id, OutboxRow.message).order_by(OutboxRow.id)).all()
+            conn.execute(delete(OutboxRow))
+        if not rows:
+            return ran
+        for _, message in rows:
+            for step in message["chain"]:
+                handlers[step["task"]](step["kwargs"])
+                ran.append(step["task"])
+    return ran
+
+
+def _count(engine: Engine, table: Any, *where: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(table).where(*where)) or 0)
+
+
+def _status(ctx: StageContext, return_id: uuid.UUID) -> Status:
+    with ctx.uow() as uow:
+        ret = uow.returns.get(return_id)
+        assert ret is not None
+        return ret.status
+
+
+def _deliver_everything(ctx: StageContext, engine: Engine, clock: ManualClock) -> None:
+    for _ in range(12):  # two weeks of carrier time, polled every 6 hours
+        clock.advance(timedelta(hours=30))
+        tracking.tick(ctx, batch_size=10, max_batches=5)
+        run_outbox(ctx, engine)
+
+
+def test_a_defective_item_goes_all_the_way_to_closed(
+    make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
+) -> None:
+    ctx = make_ctx(auto_inspect=True)
+    request = make_request(
+        lines=[
+            {**make_request().lines[0].model_dump(mode="json"), "reason_code": "DEFECTIVE", "condition": "used"},
+        ],
+        amount_captured=18298,
+    )
+    return_id = submit_return(ctx.uow(), request, now=clock.now(), due_at=ctx.machine_deadline()).return_id
+
+    ran = run_outbox(ctx, engine)
+    assert ran == [ISSUE, ISSUE_LABEL, NOTIFY]
+    assert _status(ctx, return_id) is Status.LABEL_ISSUED
+    assert _count(engine, LabelRow, LabelRow.tracking_number.is_not(None)) == 1
+
+    _deliver_everything(ctx, engine, clock)
+    assert _status(ctx, return_id) is Status.DELIVERED
+
+    clock.advance(timedelta(days=4))
+    assert inspection.auto_tick(ctx, limit=10) == 1
+    run_outbox(ctx, engine)
+    assert _status(ctx, return_id) is Status.CLOSED
+
+    with ctx.uow() as uow:
+        ret = uow.returns.get(return_id)
+        assert ret is not None
+    visited = [entry.to_status for entry in ret.timeline]
+    assert visited[:5] == [
+        Status.REQUESTED,
+        Status.AUTHORIZED,
+        Status.LABEL_ISSUED,
+        Status.IN_TRANSIT,
+        Status.DELIVERED,
+    ]
+    assert visited[-1] is Status.CLOSED
+    assert _count(engine, SandboxLabelRow) == 1
+    refunds_paid = _count(engine, SandboxRefundRow)
+    assert refunds_paid == (1 if Status.REFUNDED in visited else 0)
+    events = {row for row in visited if row in {Status.AUTHORIZED, Status.LABEL_ISSUED, Status.DELIVERED}}
+    assert _count(engine, SandboxMessageRow) >= len(events)
+    assert _count(engine, NotificationRow, NotificationRow.sent_at.is_(None)) == 0
+
+
+def test_every_stage_run_twice_has_one_effect(
+    make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
+) -> None:
+    ctx = make_ctx()
+    return_id = submit_return(ctx.uow(), make_request(), now=clock.now(), due_at=ctx.machine_deadline()).return_id
+    for _ in range(2):
+        issue(ctx, return_id)
+        labels.issue_label(ctx, return_id)
+        notify.send_notifications(ctx, return_id)
+    assert _count(engine, SandboxLabelRow) == 1
+    assert _count(engine, SandboxMessageRow) == 2  # authorized, label_issued: once each
+
+    # Straight to the warehouse and a grade, then the refund, each twice.
+    _deliver_everything(ctx, engine, clock)
+    assert _status(ctx, return_id) is Status.DELIVERED
+    for _ in range(2):
+        inspection.inspect(ctx, return_id, grade=Grade.AS_DESCRIBED, inspector="tester")
+        refunds.issue_refund(ctx, return_id)
+        closing.close(ctx, return_id)
+        notify.send_notifications(ctx, return_id)
+    assert _status(ctx, return_id) is Status.CLOSED
+    assert _count(engine, SandboxRefundRow) == 1
+    assert _count(engine, RefundRow, RefundRow.status == "succeeded") == 1
+    sent = _count(engine, SandboxMessageRow)
+    assert sent == _count(engine, NotificationRow)
+    notify.send_notifications(ctx, return_id)
+    assert _count(engine, SandboxMessageRow) == sent
+
+
+def test_a_refund_interrupted_after_the_gateway_call_is_not_paid_twice(
+    make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
+) -> None:
+    ctx = make_ctx()
+    request = make_request(
+        lines=[{**make_request().lines[1].model_dump(mode="json"), "unit_price": 900, "tax": 72}],
+        amount_captured=18298,
+    )
+    return_id = submit_return(ctx.uow(), request, now=clock.now(), due_at=ctx.machine_deadline()).return_id
+    issue(ctx, return_id)
+    assert _status(ctx, return_id) is Status.REFUND_PENDING  # under 10 USD: refund without a return
+
+    # The gateway is called, then the worker dies before committing: the gateway holds a refund we did not record.
+    with ctx.uow() as uow:
+        (pending,) = uow.stores.refunds(return_id)
+    from rma.services.ports import RefundOrder
+
+    ctx.gateway.refund(
+        RefundOrder(
+            idempotency_key=pending.idempotency_key, payment_reference="x", amount=pending.amount, currency="USD"
+        )
+    )
+    refunds.issue_refund(ctx, return_id)  # the retry
+    assert _status(ctx, return_id) is Status.REFUNDED
+    assert _count(engine, SandboxRefundRow) == 1
+
+
+def test_review_then_approval_and_the_reconciler(
+    make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
+) -> None:
+    ctx = make_ctx()
+    expensive = make_request(
+        lines=[
+            {**make_request().lines[0].model_dump(mode="json"), "unit_price": 90000, "tax": 0, "quantity_to_return": 1}
+        ],
+        amount_captured=200000,
+    )
+    return_id = submit_return(ctx.uow(), expensive, now=clock.now(), due_at=ctx.machine_deadline()).return_id
+    with engine.begin() as conn:
+        conn.execute(delete(OutboxRow))  # the broker lost the issuance message
+    assert _status(ctx, return_id) is Status.REQUESTED
+
+    clock.advance(timedelta(seconds=61))
+    result = reconcile.reconcile(ctx, limit=100)
+    assert result.redriven.get("requested") == 1
+    run_outbox(ctx, engine)
+    assert _status(ctx, return_id) is Status.PENDING_REVIEW
+
+    decide_review(ctx, return_id, approve=True, note="checked the order")
+    run_outbox(ctx, engine)
+    assert _status(ctx, return_id) is Status.LABEL_ISSUED
+
+
+def test_parcel_fates(make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock) -> None:
+    """Lost parcels are refunded anyway; parcels sent back to the customer are cancelled; unused labels expire."""
+    outcomes = {}
+    for fate, mix in {
+        "lost": JourneyMix(never_shipped=0, lost=1, returned_to_sender=0, damaged=0),
+        "returned": JourneyMix(never_shipped=0, lost=0, returned_to_sender=1, damaged=0),
+        "never_shipped": JourneyMix(never_shipped=1, lost=0, returned_to_sender=0, damaged=0),
+    }.items():
+        clock.current = NOW
+        ctx = make_ctx(mix=mix)
+        return_id = submit_return(
+            ctx.uow(), make_request(order_id=f"o-{fate}"), now=clock.now(), due_at=ctx.machine_deadline()
+        ).return_id
+        run_outbox(ctx, engine)
+        _deliver_everything(ctx, engine, clock)
+        with ctx.uow() as uow:
+            ret = uow.returns.get(return_id)
+            assert ret is not None
+        outcomes[fate] = [entry.to_status for entry in ret.timeline]
+    assert outcomes["lost"][-5:] == [
+        Status.IN_TRANSIT,
+        Status.EXCEPTION,
+        Status.REFUND_PENDING,
+        Status.REFUNDED,
+        Status.CLOSED,
+    ]
+    assert outcomes["returned"][-4:] == [Status.IN_TRANSIT, Status.EXCEPTION, Status.CANCELLED, Status.CLOSED]
+    assert outcomes["never_shipped"][-3:] == [Status.LABEL_ISSUED, Status.EXPIRED, Status.CLOSED]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +17,19 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-from rma.services.context import StageContext
 from tests.conftest import POSTGRES_URL, ManualClock
 
-NOW = datetime(2026, 10, 20, 15, 30, tzinfo=UTC)
-
 from rma.adapters.db import SqlAlchemyUnitOfWork, create_db_engine, make_session_factory, migrate
+from rma.adapters.db.tables import Base
+from rma.adapters.policy_file import load_policy_book
 from rma.adapters.sandbox.carrier import JourneyMix, SandboxCarrier
 from rma.adapters.sandbox.gateway import SandboxGateway
 from rma.adapters.sandbox.notifier import SandboxNotifier
-from rma.adapters.db.tables import Base
-from rma.adapters.policy_file import load_policy_book
 from rma.domain.policy import PolicyBook
 from rma.domain.requests import ReturnRequest
+from rma.services.context import StageContext
 
+NOW = datetime(2026, 10, 20, 15, 30, tzinfo=UTC)
 EXAMPLE = Path(__file__).parents[2] / "examples" / "return_request.json"
 
 

@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from rma.adapters.db.tables import ReturnRow, TimelineRow
 from rma.domain.errors import ConcurrentUpdateError
 from rma.domain.lifecycle import Actor, Status
-from rma.services.context import StageContext
 from rma.domain.returns import ReturnAuthorization
+from rma.services.context import StageContext
 from rma.services.intake import submit_return
 from rma.services.issuance import issue
 from rma.services.retry import retry_on_conflict
@@ -100,9 +100,13 @@ def test_two_interleaved_updates_cannot_both_commit(pg_uow_factory: Any, make_re
         b.transition(Status.REJECTED, at=NOW, actor=Actor.POLICY, cause="writer B")
         first.returns.save(a)
         first.commit()
-        with pytest.raises(ConcurrentUpdateError):  # at save (it flushes) or at the latest at commit
-            second.returns.save(b)
+
+        def save_and_commit() -> None:
+            second.returns.save(b)  # the conflict shows at save (it flushes) or at the latest at commit
             second.commit()
+
+        with pytest.raises(ConcurrentUpdateError):
+            save_and_commit()
 
     with uow_factory() as uow:
         stored = uow.returns.get(ret.id)

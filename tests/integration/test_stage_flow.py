@@ -10,6 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select
+from tests.conftest import ManualClock
+from tests.integration.conftest import NOW
 
 from rma.adapters.db.tables import (
     LabelRow,
@@ -27,9 +29,8 @@ from rma.services import closing, inspection, labels, notify, reconcile, refunds
 from rma.services.context import StageContext
 from rma.services.intake import submit_return
 from rma.services.issuance import decide_review, issue
+from rma.services.ports import RefundOrder
 from rma.services.steps import CLOSE, INSPECT, ISSUE, ISSUE_LABEL, NOTIFY, POLL, REFUND
-from tests.conftest import ManualClock
-from tests.integration.conftest import NOW
 
 
 def run_outbox(ctx: StageContext, engine: Engine, *, rounds: int = 20) -> list[str]:
@@ -165,8 +166,6 @@ def test_a_refund_interrupted_after_the_gateway_call_is_not_paid_twice(
     # The gateway is called, then the worker dies before committing: the gateway holds a refund we did not record.
     with ctx.uow() as uow:
         (pending,) = uow.stores.refunds(return_id)
-    from rma.services.ports import RefundOrder
-
     ctx.gateway.refund(
         RefundOrder(
             idempotency_key=pending.idempotency_key, payment_reference="x", amount=pending.amount, currency="USD"

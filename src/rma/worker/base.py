@@ -1,0 +1,130 @@
+"""The one base class of every task: log context, retries for transient errors only, dead-lettering the rest.
+
+Tasks are thin: they parse ids, call one service with the stage context, and return. Whatever fails permanently
+(bad arguments, a return that cannot move, retries exhausted) is recorded in the dead-letter table with its cause,
+and the return is parked in needs_attention, visible in the API; the message is then acknowledged, so poison never
+blocks a queue.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import psycopg
+import structlog
+from celery import Task
+from celery.exceptions import Retry, SoftTimeLimitExceeded
+from kombu.exceptions import OperationalError as KombuOperationalError
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from rma.domain.errors import ConcurrentUpdateError
+from rma.domain.lifecycle import SETTLED_STATUSES, Status
+from rma.domain.validation import field_errors
+from rma.logging import get_logger
+from rma.services.context import StageContext
+from rma.services.ports import DeadLetter, ProviderError
+from rma.worker.runtime import runtime_for
+
+log = get_logger(__name__)
+
+MAX_BACKOFF_SECONDS = 60.0
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: timeouts, lost connections, 429/5xx from providers, optimistic-lock conflicts."""
+    if isinstance(exc, ProviderError):
+        return exc.transient
+    if isinstance(exc, DBAPIError):
+        return isinstance(exc, OperationalError) or exc.connection_invalidated
+    return isinstance(
+        exc,
+        ConcurrentUpdateError
+        | SoftTimeLimitExceeded
+        | ConnectionError
+        | TimeoutError
+        | psycopg.OperationalError
+        | KombuOperationalError,
+    )
+
+
+def backoff_seconds(retries: int) -> float:
+    """Exponential backoff with full jitter, capped: 1, 2, 4 ... 60 s, each scaled by a random factor in [0.5, 1.5)."""
+    return min(MAX_BACKOFF_SECONDS, 2.0**retries) * (0.5 + random.random())  # noqa: S311 - jitter, not security
+
+
+def parse_return_id(value: object) -> uuid.UUID:
+    if not isinstance(value, str):
+        raise TypeError(f"return_id must be a UUID string, not {type(value).__name__}")
+    return uuid.UUID(value)
+
+
+class RmaTask(Task[Any, Any]):
+    abstract = True
+    acks_late = True
+    reject_on_worker_lost = True
+    max_retries = 8
+    typing = False  # argument errors are checked by the task itself and dead-lettered with their cause
+    stage: ClassVar[str] = "unknown"
+
+    @property
+    def ctx(self) -> StageContext:
+        return runtime_for(self.app).ctx
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - Celery's own signature
+        structlog.contextvars.bind_contextvars(
+            task_id=self.request.id, task_name=self.name, stage=self.stage, return_id=kwargs.get("return_id")
+        )
+        try:
+            return super().__call__(*args, **kwargs)
+        except Retry:
+            raise
+        except Exception as exc:
+            retries = self.request.retries or 0
+            if is_transient(exc) and retries < self.max_retries:
+                countdown = backoff_seconds(retries)
+                log.warning("task_retry", error=describe(exc), retry=retries + 1, countdown=countdown)
+                raise self.retry(exc=exc, countdown=countdown) from exc
+            self._give_up(exc, kwargs, exhausted=is_transient(exc))
+            return None
+        finally:
+            structlog.contextvars.unbind_contextvars("task_id", "task_name", "stage", "return_id", "rma_number")
+
+    def _give_up(self, exc: BaseException, kwargs: Mapping[str, Any], *, exhausted: bool) -> None:
+        cause = f"{'retries exhausted: ' if exhausted else ''}{describe(exc)}"[:2000]
+        return_id = _maybe_uuid(kwargs.get("return_id"))
+        delivery = self.request.delivery_info or {}
+        letter = DeadLetter(
+            cause=cause,
+            queue=delivery.get("routing_key"),
+            task_name=self.name,
+            task_id=self.request.id,
+            return_id=return_id,
+            kwargs=dict(kwargs),
+        )
+        ctx = self.ctx
+        with ctx.uow() as uow:
+            letter_id = uow.stores.add_dead_letter(letter, at=ctx.clock.now())
+            ret = uow.returns.get(return_id) if return_id else None
+            if ret is not None and ret.status not in SETTLED_STATUSES and ret.status is not Status.NEEDS_ATTENTION:
+                ret.flag(f"{self.name} failed: {cause}", at=ctx.clock.now())
+                uow.returns.save(ret)
+            uow.commit()
+        log.error("task_dead_lettered", dead_letter_id=letter_id, cause=cause)
+
+
+def describe(exc: BaseException) -> str:
+    """The cause in words, without echoing input values (a bad request may carry personal data)."""
+    if isinstance(exc, ValidationError):
+        return "invalid message: " + "; ".join(f"{e.field}: {e.reason}" for e in field_errors(exc))
+    return f"{exc.__class__.__name__}: {exc}"
+
+
+def _maybe_uuid(value: object) -> uuid.UUID | None:
+    try:
+        return parse_return_id(value)
+    except (TypeError, ValueError):
+        return None

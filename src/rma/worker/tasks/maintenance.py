@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from rma.logging import get_logger
+from rma.services import closing, reconcile, steps
+from rma.worker.base import RmaTask, parse_return_id
+from rma.worker.runtime import relay_for, settings_for
+
+log = get_logger(__name__)
+
+
+class MaintenanceTask(RmaTask):
+    stage = "maintenance"
+
+
+@shared_task(base=MaintenanceTask, bind=True, name=steps.CLOSE)
+def close(self: MaintenanceTask, return_id: str) -> None:
+    closing.close(self.ctx, parse_return_id(return_id))
+
+
+@shared_task(base=MaintenanceTask, bind=True, name="rma.maintenance.reconcile", time_limit=120, soft_time_limit=100)
+def reconcile_due(self: MaintenanceTask) -> dict[str, int]:
+    """Beat: re-drive every return whose status outlived its deadline."""
+    result = reconcile.reconcile(self.ctx, limit=2000)
+    if result.redriven or result.parked or result.notifications:
+        log.info(
+            "reconciled",
+            redriven=result.redriven,
+            parked=result.parked,
+            notifications=result.notifications,
+            reviewed=result.reviewed,
+        )
+    return {**result.redriven, "parked": result.parked, "notifications": result.notifications}
+
+
+@shared_task(base=MaintenanceTask, bind=True, name="rma.maintenance.relay_outbox")
+def relay_outbox(self: MaintenanceTask) -> int:
+    """Beat: publish outbox rows their own unit of work did not (a crash between commit and publish)."""
+    grace = min(5.0, settings_for(self.app).redrive_after_seconds)
+    return relay_for(self.app).publish_pending(older_than_seconds=grace)

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from rma.services import refunds, steps
+from rma.worker.base import RmaTask, parse_return_id
+
+
+class RefundTask(RmaTask):
+    stage = "refunds"
+
+
+@shared_task(base=RefundTask, bind=True, name=steps.REFUND)
+def issue_refund(self: RefundTask, return_id: str) -> None:
+    refunds.issue_refund(self.ctx, parse_return_id(return_id))

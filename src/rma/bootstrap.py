@@ -36,6 +36,7 @@ def make_timing(settings: Settings) -> Timing:
         max_redrives=settings.max_redrives,
         review_sla=timedelta(hours=settings.review_sla_hours),
         label_valid=timedelta(days=settings.label_valid_days),
+        poll_every=timedelta(hours=settings.poll_every_hours),
     )
 
 

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     max_redrives: int = Field(default=5, ge=1)
     label_valid_days: float = Field(default=14, gt=0)
     review_sla_hours: float = Field(default=48, gt=0)
+    poll_every_hours: float = Field(default=6, gt=0, description="carrier tracking poll interval (app time)")
     tracking_batch_size: int = Field(default=50, ge=1, le=1000)
     tracking_tick_seconds: float = Field(default=60.0, gt=0)
     inspection_tick_seconds: float = Field(default=60.0, gt=0)

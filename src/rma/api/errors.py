@@ -82,7 +82,8 @@ def validation_fields(exc: RequestValidationError) -> tuple[str, list[FieldError
             continue
         field = dotted(loc)
         reason = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        if field == "(request)" and err.get("type") == "missing":
+        if field == "(request)" and (err.get("type") == "missing" or isinstance(err.get("input"), bytes)):
+            # No body, or one sent without a JSON content type (FastAPI then hands over the raw bytes).
             reason = "a JSON request body is required (Content-Type: application/json)"
         fields.append(FieldError(field=field, reason=reason))
     return message, fields

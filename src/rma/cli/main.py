@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from rma.cli import db, policy
+from rma.cli import db, demo, policy
 from rma.cli.errors import EXIT_FAILURE, CliError, fail
 from rma.domain.validation import field_errors
 
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(policy.app, name="policy")
 app.add_typer(db.app, name="db")
+app.command("demo")(demo.demo_command)
 
 
 def run() -> None:

@@ -41,7 +41,9 @@ def issue(ctx: StageContext, return_id: uuid.UUID) -> Status:
             return ret.status
         now = ctx.clock.now()
         history = uow.returns.order_history(ret.channel, ret.request.order_id, excluding=ret.id)
-        decision = evaluate(ret.request, ctx.book, today=now.date(), history=history)
+        # The customer's rights are fixed when they ask, not when our queue gets to it: a backlog must never turn an
+        # in-window request into an out-of-window one.
+        decision = evaluate(ret.request, ctx.book, today=ret.created_at.date(), history=history)
         rma_number = None
         if decision.decision is not Outcome.REJECT:
             rma_number = format_rma_number(ctx.rma_prefix, uow.next_rma_serial(ctx.rma_prefix))

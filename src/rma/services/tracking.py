@@ -37,16 +37,40 @@ def tick(ctx: StageContext, *, batch_size: int, max_batches: int) -> int:
 
 
 def poll(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[str, int]:
-    """One carrier call for the batch, then one transaction per parcel. Answers a count per carrier state."""
+    """One carrier call for the batch. Parcels whose news changes nothing are rescheduled together in one
+    transaction; each parcel that moves its return on gets a transaction of its own. Answers a count per state."""
     with ctx.uow() as uow:
-        numbers = {rid: shipment[0] for rid in return_ids if (shipment := uow.stores.shipment(rid)) is not None}
-    updates = ctx.carrier.track(list(numbers.values())) if numbers else {}
+        parcels = {
+            rid: (shipment[0], shipment[2]) for rid in return_ids if (shipment := uow.stores.shipment(rid)) is not None
+        }
+    updates = ctx.carrier.track([number for number, _ in parcels.values()]) if parcels else {}
     counts: dict[str, int] = {}
-    for return_id, number in numbers.items():
+    unchanged: list[uuid.UUID] = []
+    moving: list[tuple[uuid.UUID, TrackingUpdate]] = []
+    for return_id, (number, last_state) in parcels.items():
         update = updates.get(number)
         if update is None:
             continue
         counts[update.state.value] = counts.get(update.state.value, 0) + 1
+        quiet = update.state.value == last_state and update.state in {
+            TrackingState.IN_TRANSIT,
+            TrackingState.OUT_FOR_DELIVERY,
+        }
+        if quiet or (update.state is TrackingState.PRE_TRANSIT and last_state in {"label_created", "pre_transit"}):
+            unchanged.append(return_id)
+        else:
+            moving.append((return_id, update))
+    if unchanged:
+        with ctx.uow() as uow:
+            # Pre-transit parcels past their label's expiry are not "quiet": `_apply` expires them.
+            now = ctx.clock.now()
+            expired = [rid for rid in unchanged if (s := uow.stores.shipment(rid)) is not None and now >= s[1]]
+            moving.extend((rid, updates[parcels[rid][0]]) for rid in expired)
+            uow.stores.lease_shipments(
+                [rid for rid in unchanged if rid not in set(expired)], until=now + ctx.timing.poll_every
+            )
+            uow.commit()
+    for return_id, update in moving:
         with ctx.uow() as uow:
             ret = uow.returns.get(return_id)
             if ret is None:

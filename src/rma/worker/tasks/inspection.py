@@ -29,6 +29,6 @@ def auto_tick(self: InspectionTask) -> int:
 def escalate(self: InspectionTask) -> int:
     """Beat: flag inspections past their deadline (refund SLA) for the warehouse lead."""
     overdue = inspection.escalate_overdue(self.ctx, limit=1000)
-    for return_id in overdue:
-        log.warning("inspection_overdue", return_id=str(return_id))
+    if overdue:
+        log.warning("inspections_overdue", count=len(overdue), return_ids=[str(rid) for rid in overdue[:20]])
     return len(overdue)

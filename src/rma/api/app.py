@@ -1,0 +1,47 @@
+"""The HTTP API's factory. Nothing happens at import: the caller builds the runtime (engine, providers, publisher)
+and hands it over, so tests, the CLI and a server process each decide where the database is."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Final
+
+from fastapi import FastAPI
+
+from rma.api import health, routes_returns, routes_reviews
+from rma.api.errors import install_error_handlers
+from rma.bootstrap import Runtime
+
+# A batch of 1000 ordinary requests is about 2 MB; anything far larger is a mistake or an attack.
+MAX_BODY_BYTES: Final = 16 * 1024 * 1024
+
+DESCRIPTION: Final = (
+    "Submit return requests (idempotent per channel and upstream_request_id), follow their status, "
+    "fetch return labels and decide manual reviews. Every call under /v1 needs an `X-API-Key` header."
+)
+
+
+def _version() -> str:
+    try:
+        return version("rma")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0"
+
+
+def create_api(runtime: Runtime, *, api_keys: frozenset[str]) -> FastAPI:
+    """The ASGI app serving `runtime`; `api_keys` are the accepted values of the `X-API-Key` header."""
+    if not api_keys or any(not key.strip() for key in api_keys):
+        raise ValueError("the API needs at least one non-blank API key")
+    app = FastAPI(
+        title="RMA returns API",
+        version=_version(),
+        description=DESCRIPTION,
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.state.runtime = runtime
+
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(routes_returns.router)
+    app.include_router(routes_reviews.router)
+    return app

@@ -1,0 +1,94 @@
+"""Intake and status: submit one or many return requests, look a return up, fetch its label, list an order's returns.
+
+Submissions answer 202: the request is stored and its issuance queued (published after the commit), but not yet
+decided; the status URL tells how it goes on. A repeat of a (channel, upstream_request_id) answers with the return
+the first one made, so an upstream that is unsure whether its call arrived simply sends it again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Query, Response, Security, status
+
+from rma.api.dependencies import RuntimeDep, api_key_doc
+from rma.api.errors import ApiError
+from rma.api.schemas import BatchRequest, BatchResponse, ErrorBody, ReturnDetail, ReturnSummary, Submission
+from rma.api.views import detail, find, status_url, summaries_by_order
+from rma.domain.requests import ReturnRequest
+from rma.services.intake import Submitted, submit_batch, submit_return
+
+LABEL_MEDIA_TYPES: Final = {"ZPL": "application/zpl", "PDF": "application/pdf", "PNG": "image/png"}
+
+ERRORS: Final[dict[int | str, dict[str, object]]] = {
+    401: {"model": ErrorBody, "description": "missing or invalid X-API-Key"},
+    422: {"model": ErrorBody, "description": "invalid request: `fields` names each field and the reason"},
+    503: {"model": ErrorBody, "description": "database unavailable: nothing was stored, retry after `Retry-After`"},
+}
+
+router = APIRouter(prefix="/v1/returns", tags=["returns"], dependencies=[Security(api_key_doc)], responses=ERRORS)
+
+
+def _submission(result: Submitted) -> Submission:
+    return Submission(return_id=result.return_id, status_url=status_url(result.return_id), created=result.created)
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
+def submit(request: ReturnRequest, runtime: RuntimeDep, response: Response) -> Submission:
+    """Store a return request once per (channel, upstream_request_id); a repeat answers with the same return."""
+    ctx = runtime.ctx
+    result = submit_return(ctx.uow(), request, now=ctx.clock.now(), due_at=ctx.machine_deadline())
+    answer = _submission(result)
+    response.headers["Location"] = answer.status_url
+    return answer
+
+
+@router.post("/batch", status_code=status.HTTP_202_ACCEPTED)
+def submit_many(batch: BatchRequest, runtime: RuntimeDep) -> BatchResponse:
+    """Store up to 1000 requests in one transaction; the answers come in the order of the requests."""
+    ctx = runtime.ctx
+    results = submit_batch(ctx.uow, batch.returns, now=ctx.clock.now(), due_at=ctx.machine_deadline())
+    return BatchResponse(returns=[_submission(result) for result in results])
+
+
+@router.get("")
+def list_by_order(
+    runtime: RuntimeDep,
+    order_id: Annotated[str, Query(min_length=1, max_length=128)],
+    channel: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+) -> list[ReturnSummary]:
+    """The returns of one order, oldest first; of every channel unless `channel` is given."""
+    return summaries_by_order(runtime.sessions, order_id, channel)
+
+
+@router.get("/{ref}", responses={404: {"model": ErrorBody, "description": "no such return"}})
+def get_return(ref: str, runtime: RuntimeDep) -> ReturnDetail:
+    """Status, decision, lines, timeline, label link and refunds of a return, by RMA number or return id."""
+    with runtime.ctx.uow() as uow:
+        ret = find(uow, ref)
+        return detail(ret, uow.stores.label(ret.id), uow.stores.refunds(ret.id))
+
+
+@router.get(
+    "/{ref}/label",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/zpl": {}}, "description": "the printable label"},
+        404: {"model": ErrorBody, "description": "no such return, or no label yet"},
+    },
+)
+def get_label(ref: str, runtime: RuntimeDep) -> Response:
+    """The prepaid return label as the carrier issued it (ZPL for the sandbox carrier)."""
+    with runtime.ctx.uow() as uow:
+        ret = find(uow, ref)
+        label = uow.stores.label(ret.id)
+    if label is None or label.document is None:
+        raise ApiError(404, f"return {ret.rma_number or ret.id} has no label yet")
+    fmt = (label.label_format or "").upper()
+    media_type = LABEL_MEDIA_TYPES.get(fmt, "application/octet-stream")
+    filename = f"{ret.rma_number or ret.id}.{fmt.lower() or 'bin'}"
+    return Response(
+        content=label.document,
+        media_type=media_type,
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )

@@ -1,0 +1,191 @@
+"""The embedded run: every stage, beat and the relay in one process, on a SQLite file and kombu's in-memory broker.
+
+The code is the production code: the same tasks, chains, outbox, reconciler and sandbox providers; only the transport
+(memory:// instead of Redis), the database (SQLite instead of PostgreSQL) and the clock (days pass in seconds) differ.
+"""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from celery import Celery
+from celery.beat import Scheduler, Service
+from celery.contrib.testing.worker import start_worker
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from rma.adapters.db import migrate
+from rma.adapters.db.tables import RefundRow, ReturnRow, TimelineRow
+from rma.config import Settings
+from rma.demo.generate import generate
+from rma.domain.lifecycle import Status
+from rma.services.intake import submit_batch
+from rma.worker.app import TASK_MODULES, create_app
+from rma.worker.queues import Queue
+from rma.worker.runtime import configure, runtime_for
+
+FINAL = frozenset({Status.CLOSED})
+SUBMIT_CHUNK = 200
+
+
+def demo_settings(database: Path, *, speed: float) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{database}",
+        broker_url="memory://localhost/",
+        clock_epoch=time.time(),
+        clock_speed=speed,
+        auto_inspect=True,
+        auto_review=True,
+        tracking_tick_seconds=0.25,
+        inspection_tick_seconds=0.25,
+        reconcile_seconds=1.0,
+        outbox_relay_seconds=0.5,
+        redrive_after_seconds=15.0,
+        poll_every_hours=12,
+        tracking_batch_size=100,
+        log_level="ERROR",
+        db_pool_size=12,
+    )
+
+
+@dataclass
+class Summary:
+    total: int
+    by_status: dict[str, int]
+    non_terminal: int
+    refund_total: int
+    refunds: int
+    wall_seconds: float
+    returns_per_second: float
+    stage_hours: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "total": self.total,
+            "by_status": self.by_status,
+            "non_terminal": self.non_terminal,
+            "refund_total": self.refund_total,
+            "refunds": self.refunds,
+            "wall_seconds": round(self.wall_seconds, 2),
+            "returns_per_second": round(self.returns_per_second, 1),
+            "time_in_status_hours": self.stage_hours,
+        }
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(pct) - 1]
+
+
+@contextmanager
+def _beat(app: Celery) -> Iterator[None]:
+    service = Service(app, max_interval=1, scheduler_cls=Scheduler)
+    thread = threading.Thread(target=service.start, name="beat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        service.stop(wait=True)
+        thread.join(timeout=5)
+
+
+def run_demo(
+    *,
+    returns: int,
+    database: Path,
+    speed: float = 172_800.0,
+    seed: int = 7,
+    timeout_seconds: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Summary:
+    database.unlink(missing_ok=True)
+    settings = demo_settings(database, speed=speed)
+    app = create_app(settings)
+    configure(app, settings)
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+    runtime = runtime_for(app)
+    migrate.upgrade(runtime.engine)
+    ctx = runtime.ctx
+    deadline = time.monotonic() + (timeout_seconds or max(120.0, returns * 0.3))
+    started = time.monotonic()
+    with (
+        start_worker(
+            app,
+            pool="threads",
+            concurrency=8,
+            perform_ping_check=False,
+            loglevel="WARNING",
+            queues=[queue.value for queue in Queue],
+            shutdown_timeout=30,
+        ),
+        _beat(app),
+    ):
+        requests = generate(returns, today=ctx.clock.now().date(), seed=seed)
+        for start in range(0, len(requests), SUBMIT_CHUNK):
+            submit_batch(
+                ctx.uow, requests[start : start + SUBMIT_CHUNK], now=ctx.clock.now(), due_at=ctx.machine_deadline()
+            )
+        while time.monotonic() < deadline:
+            done = _count_final(runtime.sessions)
+            if progress is not None:
+                progress(done, returns)
+            if done >= returns:
+                break
+            time.sleep(0.25)
+    wall = time.monotonic() - started
+    summary = _summarise(runtime.sessions, returns, wall)
+    runtime.close()
+    return summary
+
+
+def _count_final(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(session.scalar(select(func.count()).where(ReturnRow.status.in_([s.value for s in FINAL]))) or 0)
+
+
+def _summarise(sessions: sessionmaker[Session], total: int, wall: float) -> Summary:
+    with sessions() as session:
+        by_status = {
+            status: int(count)
+            for status, count in session.execute(select(ReturnRow.status, func.count()).group_by(ReturnRow.status))
+        }
+        refund_total, refunds = session.execute(
+            select(func.coalesce(func.sum(RefundRow.amount), 0), func.count()).where(RefundRow.status == "succeeded")
+        ).one()
+        rows = session.execute(
+            select(TimelineRow.return_id, TimelineRow.from_status, TimelineRow.at)
+            .where(TimelineRow.line_id.is_(None))
+            .order_by(TimelineRow.return_id, TimelineRow.seq)
+        ).all()
+    durations: dict[str, list[float]] = {}
+    previous: tuple[object, datetime] | None = None
+    for return_id, from_status, at in rows:
+        if previous is not None and previous[0] == return_id and from_status is not None:
+            hours = (at - previous[1]) / timedelta(hours=1)
+            durations.setdefault(from_status, []).append(hours)
+        previous = (return_id, at)
+    stage_hours = {
+        status: {"p50": round(_percentile(values, 50), 2), "p95": round(_percentile(values, 95), 2), "n": len(values)}
+        for status, values in sorted(durations.items())
+    }
+    final = sum(count for status, count in by_status.items() if Status(status) in FINAL)
+    return Summary(
+        total=total,
+        by_status=dict(sorted(by_status.items())),
+        non_terminal=total - final,
+        refund_total=int(refund_total),
+        refunds=int(refunds),
+        wall_seconds=wall,
+        returns_per_second=total / wall if wall else 0.0,
+        stage_hours=stage_hours,
+    )

@@ -1,0 +1,82 @@
+"""Shared helpers of the API and client tests: a real runtime on a migrated database, request bodies, row counts."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from rma.adapters.db import SqlAlchemyUnitOfWork, migrate
+from rma.bootstrap import Runtime, build_runtime
+from rma.config import Settings
+
+with warnings.catch_warnings():
+    # Starlette asks for the `httpx2` package and warns when it falls back to `httpx`, which works the same here.
+    from starlette.exceptions import StarletteDeprecationWarning
+
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+API_KEY = "test-key-1"
+HEADERS = {"X-API-Key": API_KEY}
+EXAMPLE = Path(__file__).parents[2] / "examples" / "return_request.json"
+
+__all__ = ["API_KEY", "HEADERS", "TestClient"]
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    """The example request with a fresh upstream id and dates inside the return window as of today.
+
+    The runtime runs on the real clock, so the dates move with it."""
+    today = datetime.now(UTC).date()
+    data: dict[str, Any] = json.loads(EXAMPLE.read_text())
+    data["upstream_request_id"] = f"req-{uuid.uuid4().hex[:12]}"
+    data["order_date"] = (today - timedelta(days=10)).isoformat()
+    data["delivery_date"] = (today - timedelta(days=7)).isoformat()
+    data.update(overrides)
+    return data
+
+
+def expensive_body() -> dict[str, Any]:
+    """One line worth more than the USD review threshold: the policy sends it to a person."""
+    data = body()
+    line = {**data["lines"][0], "unit_price": 90_000, "tax": 0, "quantity_to_return": 1}
+    data.update(lines=[line], amount_captured=200_000)
+    return data
+
+
+def make_runtime(database_url: str) -> Runtime:
+    runtime = build_runtime(Settings(database_url=database_url, broker_url="memory://"))
+    migrate.upgrade(runtime.engine)
+    return runtime
+
+
+def count(runtime: Runtime, table: Any) -> int:
+    with runtime.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def closed_port() -> int:
+    """A localhost port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def connection_lost() -> OperationalError:
+    return OperationalError("COMMIT", None, ConnectionResetError("server closed the connection unexpectedly"))
+
+
+class CommitFails(SqlAlchemyUnitOfWork):
+    """Writes everything (flush) and then loses the connection at COMMIT: the worst moment for a half-stored request."""
+
+    def commit(self) -> None:
+        self.session.flush()
+        raise connection_lost()

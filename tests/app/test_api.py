@@ -6,6 +6,7 @@ import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,9 @@ from rma.domain.requests import ReturnRequest
 from rma.domain.rma_numbers import ALPHABET, format_rma_number
 from rma.domain.validation import field_errors
 from rma.services.issuance import issue
-from rma.services.labels import issue_label
+from rma.services.labels import issue_label, label_key
 
+NOW = datetime.now(UTC)
 SCHEMA_FILE = Path(__file__).parents[2] / "docs" / "return-request.schema.json"
 
 
@@ -292,6 +294,13 @@ def test_label_link_and_document(client: TestClient, runtime: Runtime) -> None:
     before = client.get(f"/v1/returns/{return_id}/label", headers=HEADERS)
     assert before.status_code == 404
     assert "no label" in before.json()["error"]
+
+    # A label reserved with the carrier but not yet bought (a worker died in between) has no document to link.
+    with runtime.ctx.uow() as uow:
+        uow.stores.reserve_label(return_id, idempotency_key=label_key(return_id), carrier="sandbox", at=NOW)
+        uow.commit()
+    assert client.get(f"/v1/returns/{return_id}", headers=HEADERS).json()["label"] is None
+    assert client.get(f"/v1/returns/{return_id}/label", headers=HEADERS).status_code == 404
 
     assert issue_label(runtime.ctx, return_id) is Status.LABEL_ISSUED
     page = client.get(f"/v1/returns/{return_id}", headers=HEADERS).json()

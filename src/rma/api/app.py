@@ -9,6 +9,7 @@ from typing import Final
 from fastapi import FastAPI
 
 from rma.api import health, routes_returns, routes_reviews
+from rma.api.dependencies import ApiKeyMiddleware
 from rma.api.errors import install_error_handlers
 from rma.bootstrap import Runtime
 
@@ -39,7 +40,7 @@ def create_api(runtime: Runtime, *, api_keys: frozenset[str]) -> FastAPI:
         max_body_size=MAX_BODY_BYTES,
     )
     app.state.runtime = runtime
-
+    app.add_middleware(ApiKeyMiddleware, api_keys=api_keys)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(routes_returns.router)

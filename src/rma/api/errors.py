@@ -25,6 +25,13 @@ log = get_logger(__name__)
 RETRY_AFTER_SECONDS: Final = 5
 DATABASE_UNAVAILABLE: Final = "database unavailable, retry later"
 
+# Documented on every /v1 route in the OpenAPI schema.
+COMMON_ERRORS: Final[dict[int | str, dict[str, object]]] = {
+    401: {"model": ErrorBody, "description": "missing or invalid X-API-Key"},
+    422: {"model": ErrorBody, "description": "invalid request: `fields` names each field and the reason"},
+    503: {"model": ErrorBody, "description": "database unavailable: nothing was stored, retry after `Retry-After`"},
+}
+
 
 class ApiError(Exception):
     """An answer other than success, raised from a route: the handler turns it into the JSON error body."""

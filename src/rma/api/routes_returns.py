@@ -12,7 +12,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Query, Response, Security, status
 
 from rma.api.dependencies import RuntimeDep, api_key_doc
-from rma.api.errors import ApiError
+from rma.api.errors import COMMON_ERRORS, ApiError
 from rma.api.schemas import BatchRequest, BatchResponse, ErrorBody, ReturnDetail, ReturnSummary, Submission
 from rma.api.views import detail, find, status_url, summaries_by_order
 from rma.domain.requests import ReturnRequest
@@ -20,13 +20,9 @@ from rma.services.intake import Submitted, submit_batch, submit_return
 
 LABEL_MEDIA_TYPES: Final = {"ZPL": "application/zpl", "PDF": "application/pdf", "PNG": "image/png"}
 
-ERRORS: Final[dict[int | str, dict[str, object]]] = {
-    401: {"model": ErrorBody, "description": "missing or invalid X-API-Key"},
-    422: {"model": ErrorBody, "description": "invalid request: `fields` names each field and the reason"},
-    503: {"model": ErrorBody, "description": "database unavailable: nothing was stored, retry after `Retry-After`"},
-}
-
-router = APIRouter(prefix="/v1/returns", tags=["returns"], dependencies=[Security(api_key_doc)], responses=ERRORS)
+router = APIRouter(
+    prefix="/v1/returns", tags=["returns"], dependencies=[Security(api_key_doc)], responses=COMMON_ERRORS
+)
 
 
 def _submission(result: Submitted) -> Submission:

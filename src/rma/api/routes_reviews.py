@@ -11,8 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Security
 
 from rma.api.dependencies import RuntimeDep, api_key_doc
-from rma.api.errors import ApiError
-from rma.api.routes_returns import ERRORS
+from rma.api.errors import COMMON_ERRORS, ApiError
 from rma.api.schemas import ErrorBody, ReviewDecision, ReviewOutcome, ReviewSummary
 from rma.api.views import find, review_summary
 from rma.domain.errors import ConcurrentUpdateError, InvalidTransitionError
@@ -20,7 +19,9 @@ from rma.domain.lifecycle import Status
 from rma.services.errors import PermanentStageError, ReturnNotFoundError
 from rma.services.issuance import decide_review
 
-router = APIRouter(prefix="/v1/reviews", tags=["reviews"], dependencies=[Security(api_key_doc)], responses=ERRORS)
+router = APIRouter(
+    prefix="/v1/reviews", tags=["reviews"], dependencies=[Security(api_key_doc)], responses=COMMON_ERRORS
+)
 
 
 @router.get("")

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from rma.domain.lifecycle import Status
+from rma.domain.lifecycle import SETTLED_STATUSES, Status
 from rma.services.context import MACHINE_STEPS, StageContext
 from rma.services.errors import PermanentStageError
 from rma.services.issuance import decide_review
-from rma.services.ports import Step
+from rma.services.ports import Step, UnitOfWork
 from rma.services.steps import NOTIFY, POLL, next_steps
 
 _POLL_AGAIN = frozenset({Status.LABEL_ISSUED, Status.IN_TRANSIT})
@@ -33,27 +33,7 @@ def reconcile(ctx: StageContext, *, limit: int) -> Reconciled:
     now = ctx.clock.now()
     with ctx.uow() as uow:
         for status in (*sorted(MACHINE_STEPS), *sorted(_POLL_AGAIN)):
-            ids = list(uow.returns.ids_due(status, now=now, limit=limit))
-            if not ids:
-                continue
-            counts = uow.returns.redrive_counts(ids)
-            stuck = [rid for rid in ids if counts.get(rid, 0) >= ctx.timing.max_redrives]
-            for rid in stuck:
-                ret = uow.returns.get(rid)
-                if ret is not None:
-                    ret.flag(f"stuck in {status} after {ctx.timing.max_redrives} re-drives", at=now)
-                    uow.returns.save(ret)
-            result.parked += len(stuck)
-            retry = [rid for rid in ids if rid not in set(stuck)]
-            for rid in retry:
-                if status in _POLL_AGAIN:
-                    uow.stores.enqueue(Step(POLL, {"return_ids": [str(rid)]}))
-                else:
-                    ret = uow.returns.get(rid)
-                    if ret is not None:
-                        uow.stores.enqueue(*next_steps(ret))
-            uow.returns.postpone(retry, until=ctx.machine_deadline())
-            result.redriven[status.value] = len(retry)
+            _redrive(ctx, uow, status, now=now, limit=limit, result=result)
         stale_before = datetime.now(UTC) - timedelta(seconds=ctx.timing.redrive_after_seconds)
         for rid in uow.stores.returns_with_stale_notifications(before=stale_before, limit=limit):
             uow.stores.enqueue(Step(NOTIFY, {"return_id": str(rid)}))
@@ -62,6 +42,37 @@ def reconcile(ctx: StageContext, *, limit: int) -> Reconciled:
     if ctx.auto_review:
         result.reviewed = _auto_review(ctx, now=now, limit=limit)
     return result
+
+
+def _redrive(
+    ctx: StageContext, uow: UnitOfWork, status: Status, *, now: datetime, limit: int, result: Reconciled
+) -> None:
+    ids = list(uow.returns.ids_due(status, now=now, limit=limit))
+    if not ids:
+        return
+    counts = uow.returns.redrive_counts(ids)
+    # A settled return (refunded, rejected...) only waits to be closed: keep closing it, never park it.
+    stuck = (
+        set() if status in SETTLED_STATUSES else {rid for rid in ids if counts.get(rid, 0) >= ctx.timing.max_redrives}
+    )
+    for rid in stuck:
+        ret = uow.returns.get(rid)
+        if ret is not None and ret.status is status:
+            ret.flag(f"stuck in {status} after {ctx.timing.max_redrives} re-drives", at=now)
+            uow.returns.save(ret)
+    result.parked += len(stuck)
+    retry = [rid for rid in ids if rid not in stuck]
+    for rid in retry:
+        if status in _POLL_AGAIN:
+            uow.stores.enqueue(Step(POLL, {"return_ids": [str(rid)]}))
+        elif (ret := uow.returns.get(rid)) is not None:
+            uow.stores.enqueue(*next_steps(ret))
+    # Exponential back-off between re-drives: a slow system must not be buried under its own re-drives.
+    for attempt in sorted({counts.get(rid, 0) for rid in retry}):
+        batch = [rid for rid in retry if counts.get(rid, 0) == attempt]
+        wait = ctx.timing.redrive_after_seconds * 2 ** min(attempt + 1, 6)
+        uow.returns.postpone(batch, until=ctx.clock.after_real_seconds(wait))
+    result.redriven[status.value] = len(retry)
 
 
 def _auto_review(ctx: StageContext, *, now: datetime, limit: int) -> int:

@@ -43,6 +43,17 @@ class Settings(BaseSettings):
     clock_speed: float = Field(default=1.0, gt=0, le=10_000_000)
     clock_epoch: float | None = None
 
+    # HTTP intake and monitoring.
+    api_keys: str = Field(default="", description="comma-separated API keys accepted in X-API-Key")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    flower_port: int = Field(default=5555, ge=1, le=65535)
+    flower_user: str = "ops"
+    flower_password: str = ""
+
+    # Fault injection for chaos tests: "labels.after_carrier=sleep:5,refunds.after_gateway=exit". Empty in production.
+    faults: str = ""
+
     # Deadlines and beat cadence.
     redrive_after_seconds: float = Field(default=60.0, gt=0, description="wall-clock grace before a re-drive")
     max_redrives: int = Field(default=5, ge=1)
@@ -62,6 +73,9 @@ class Settings(BaseSettings):
             return validate_prefix(value)
         except InvalidRmaNumberError as exc:
             raise ValueError(str(exc)) from None
+
+    def api_key_set(self) -> frozenset[str]:
+        return frozenset(key.strip() for key in self.api_keys.split(",") if key.strip())
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from rma.cli import db, demo, policy
+from rma.cli import db, demo, dlq, policy, review, services
 from rma.cli.errors import EXIT_FAILURE, CliError, fail
 from rma.domain.validation import field_errors
 
@@ -19,6 +19,12 @@ app = typer.Typer(
 app.add_typer(policy.app, name="policy")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo_command)
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(review.app, name="review")
+app.command("worker")(services.worker_command)
+app.command("beat")(services.beat_command)
+app.command("relay")(services.relay_command)
+app.command("api")(services.api_command)
 
 
 def run() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 from rma.domain.lifecycle import Actor, Status
+from rma.faults import fault_point
 from rma.services.context import StageContext
 from rma.services.errors import PermanentStageError
 from rma.services.issuance import load
@@ -31,6 +32,7 @@ def issue_label(ctx: StageContext, return_id: uuid.UUID) -> Status:
         uow.commit()
     # Outside any transaction: the carrier is a remote system.
     label = ctx.carrier.find_label(key) or ctx.carrier.create_label(request)
+    fault_point("labels.after_carrier")
     with ctx.uow() as uow:
         ret = load(uow, return_id)
         if ret.status is not Status.AUTHORIZED:

@@ -6,6 +6,7 @@ import uuid
 
 from rma.domain.lifecycle import Status
 from rma.domain.notifications import CustomerMessage, render
+from rma.faults import fault_point
 from rma.services.context import StageContext
 from rma.services.issuance import load
 
@@ -32,6 +33,8 @@ def send_notifications(ctx: StageContext, return_id: uuid.UUID) -> int:
         ]
         contact = ret.request.contact
     sent: list[tuple[int, str]] = [(nid, ctx.notifier.send(message, contact)) for nid, message in messages]
+    if sent:
+        fault_point("notify.after_send")
     if sent:
         with ctx.uow() as uow:
             now = ctx.clock.now()

@@ -12,6 +12,7 @@ import uuid
 from rma.domain.inspection import Grade, settle_refund
 from rma.domain.lifecycle import Actor, Status
 from rma.domain.returns import ReturnAuthorization
+from rma.faults import fault_point
 from rma.services.context import StageContext
 from rma.services.errors import PermanentStageError, ReturnNotFoundError
 from rma.services.ports import ProviderError, RefundOrder, UnitOfWork
@@ -76,6 +77,7 @@ def issue_refund(ctx: StageContext, return_id: uuid.UUID) -> Status:
         if exc.transient:
             raise
         return _refund_declined(ctx, return_id, order.idempotency_key, str(exc))
+    fault_point("refunds.after_gateway")
     with ctx.uow() as uow:
         ret = uow.returns.get(return_id)
         if ret is None or ret.status is not Status.REFUND_PENDING:

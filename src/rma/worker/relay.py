@@ -17,6 +17,7 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from rma.adapters.db.tables import OutboxRow
+from rma.faults import fault_point
 from rma.logging import get_logger
 
 log = get_logger(__name__)
@@ -38,6 +39,7 @@ class OutboxRelay:
 
     def publish_ids(self, ids: Sequence[int]) -> None:
         """After-commit hook. A failure here is logged, not raised: the rows stay and the periodic relay sends them."""
+        fault_point("outbox.after_commit")
         try:
             self._publish(select(OutboxRow).where(OutboxRow.id.in_(list(ids))))
         except Exception as exc:  # noqa: BLE001 - the committed work must not fail because the broker hiccupped

@@ -1,0 +1,84 @@
+"""`rma review list|decide`: the manual review queue, for support staff."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from rma.cli.errors import CliError
+from rma.domain.errors import InvalidRmaNumberError
+from rma.domain.lifecycle import Status
+from rma.domain.rma_numbers import parse_rma_number
+
+if TYPE_CHECKING:
+    from rma.services.context import StageContext
+
+app = typer.Typer(help="Returns waiting for a person's decision.", no_args_is_help=True)
+
+
+def _ctx() -> StageContext:
+    from rma.worker.celery_app import app as celery_app  # noqa: PLC0415
+    from rma.worker.runtime import runtime_for  # noqa: PLC0415
+
+    return runtime_for(celery_app).ctx
+
+
+@app.command("list")
+def list_command(
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Oldest first, with the policy's reasons."""
+    ctx = _ctx()
+    with ctx.uow() as uow:
+        pending = uow.returns.list_by_status(Status.PENDING_REVIEW, limit=limit)
+    rows = [
+        {
+            "rma_number": ret.rma_number,
+            "return_id": str(ret.id),
+            "order_id": ret.request.order_id,
+            "value": sum(line.unit_price * line.quantity_to_return for line in ret.request.lines),
+            "currency": ret.request.currency,
+            "reasons": ret.decision.reasons if ret.decision else [],
+            "since": ret.updated_at.isoformat(),
+        }
+        for ret in pending
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for ret, row in zip(pending, rows, strict=True):
+        reasons = " ".join(ret.decision.reasons) if ret.decision else ""
+        typer.echo(f"{row['rma_number']}\t{row['order_id']}\t{row['value']} {row['currency']}\t{reasons}")
+    if not rows:
+        typer.echo("no returns waiting for review")
+
+
+@app.command("decide")
+def decide_command(
+    ref: Annotated[str, typer.Argument(help="RMA number or return id")],
+    approve: Annotated[bool, typer.Option("--approve/--reject", help="approve or reject the return")],
+    note: Annotated[str, typer.Option(help="why (kept on the timeline)")] = "",
+    reviewer: Annotated[str, typer.Option(help="who decides")] = "operator",
+) -> None:
+    from rma.services.errors import PermanentStageError  # noqa: PLC0415
+    from rma.services.issuance import decide_review  # noqa: PLC0415
+
+    ctx = _ctx()
+    with ctx.uow() as uow:
+        try:
+            ret = uow.returns.get(uuid.UUID(ref))
+        except ValueError:
+            try:
+                ret = uow.returns.get_by_rma_number(parse_rma_number(ref))
+            except InvalidRmaNumberError as exc:
+                raise CliError(str(exc)) from None
+    if ret is None:
+        raise CliError(f"no return {ref}")
+    try:
+        status = decide_review(ctx, ret.id, approve=approve, note=note, reviewer=reviewer)
+    except PermanentStageError as exc:
+        raise CliError(str(exc)) from None
+    typer.echo(f"{ret.rma_number}: {status}")

@@ -1,0 +1,71 @@
+"""`rma worker|beat|relay|api`: the long-running processes, one command each (what `rma stack` starts)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Annotated
+
+import typer
+
+from rma.cli.errors import CliError
+from rma.config import get_settings
+from rma.worker.launch import STAGES
+
+
+def worker_command(stage: Annotated[str, typer.Argument(help=f"one of: {', '.join(STAGES)}")]) -> None:
+    """Run the Celery worker of one stage, consuming only that stage's queue."""
+    if stage not in STAGES:
+        raise CliError(f"unknown stage {stage!r}: choose one of {', '.join(STAGES)}")
+    from rma.worker.launch import run_worker  # noqa: PLC0415 - Celery loads only for this command
+
+    run_worker(stage)
+
+
+def beat_command(
+    schedule: Annotated[str, typer.Option(help="beat's schedule file")] = "celerybeat-schedule",
+) -> None:
+    """Run Celery beat (exactly one per deployment)."""
+    from rma.worker.launch import run_beat  # noqa: PLC0415
+
+    run_beat(schedule)
+
+
+def relay_command(
+    interval: Annotated[float, typer.Option(help="seconds between sweeps")] = 0.5,
+    grace: Annotated[float, typer.Option(help="leave rows younger than this to their own after-commit publish")] = 2.0,
+) -> None:
+    """Publish outbox rows left behind (a crash between commit and publish). Several may run at once."""
+    from rma.worker.celery_app import app  # noqa: PLC0415
+    from rma.worker.runtime import relay_for  # noqa: PLC0415
+
+    relay = relay_for(app)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.is_set():
+        try:
+            relay.publish_pending(older_than_seconds=grace)
+        except Exception as exc:  # noqa: BLE001 - a relay outlives broker and database hiccups
+            typer.echo(f"relay: {exc.__class__.__name__}: {exc}", err=True)
+            time.sleep(min(5.0, interval * 10))
+        stop.wait(interval)
+
+
+def api_command(
+    host: Annotated[str | None, typer.Option(help="default RMA_API_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default RMA_API_PORT")] = None,
+) -> None:
+    """Serve the HTTP intake and status API (uvicorn)."""
+    import uvicorn  # noqa: PLC0415
+
+    from rma.api import create_api  # noqa: PLC0415
+    from rma.worker.celery_app import app  # noqa: PLC0415
+    from rma.worker.runtime import runtime_for  # noqa: PLC0415
+
+    settings = get_settings()
+    if not settings.api_key_set():
+        raise CliError("set RMA_API_KEYS (comma-separated) before serving the API")
+    api = create_api(runtime_for(app), api_keys=settings.api_key_set())
+    uvicorn.run(api, host=host or settings.api_host, port=port or settings.api_port, log_config=None)

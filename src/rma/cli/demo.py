@@ -50,6 +50,9 @@ def demo_command(
 ) -> None:
     """Process N returns end to end in one process and summarise; exits 1 if any did not finish."""
     from rma.demo.embedded import run_demo  # noqa: PLC0415 - Celery loads only for this command
+    from rma.logging import configure_logging  # noqa: PLC0415
+
+    configure_logging("ERROR", "auto", force=True)  # the summary is the output; warnings would drown the bar
 
     console = Console(stderr=True)
     with Progress(

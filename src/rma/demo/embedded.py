@@ -48,7 +48,7 @@ def demo_settings(database: Path, *, speed: float) -> Settings:
         inspection_tick_seconds=0.25,
         reconcile_seconds=1.0,
         outbox_relay_seconds=0.5,
-        redrive_after_seconds=15.0,
+        redrive_after_seconds=60.0,
         poll_every_hours=12,
         tracking_batch_size=100,
         log_level="ERROR",

@@ -15,7 +15,7 @@ from rma.services.context import MACHINE_STEPS, StageContext
 from rma.services.errors import PermanentStageError
 from rma.services.issuance import decide_review
 from rma.services.ports import Step, UnitOfWork
-from rma.services.steps import NOTIFY, POLL, next_steps
+from rma.services.steps import NOTIFY, POLL, steps_for
 
 _POLL_AGAIN = frozenset({Status.LABEL_ISSUED, Status.IN_TRANSIT})
 
@@ -65,8 +65,8 @@ def _redrive(
     for rid in retry:
         if status in _POLL_AGAIN:
             uow.stores.enqueue(Step(POLL, {"return_ids": [str(rid)]}))
-        elif (ret := uow.returns.get(rid)) is not None:
-            uow.stores.enqueue(*next_steps(ret))
+        else:
+            uow.stores.enqueue(*steps_for(status, rid))
     # Exponential back-off between re-drives: a slow system must not be buried under its own re-drives.
     for attempt in sorted({counts.get(rid, 0) for rid in retry}):
         batch = [rid for rid in retry if counts.get(rid, 0) == attempt]

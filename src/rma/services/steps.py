@@ -6,6 +6,8 @@ message was lost, so both paths agree. Task names are the message contract; task
 
 from __future__ import annotations
 
+import uuid
+
 from rma.domain.lifecycle import Status
 from rma.domain.returns import ReturnAuthorization
 from rma.services.ports import Step
@@ -20,13 +22,14 @@ NOTIFY = "rma.notify.send"
 CLOSE = "rma.maintenance.close"
 
 
-def _ids(ret: ReturnAuthorization) -> dict[str, str]:
-    return {"return_id": str(ret.id)}
-
-
 def next_steps(ret: ReturnAuthorization) -> tuple[Step, ...]:
     """The chain to run for `ret` in its current status (empty when the next move is someone else's)."""
-    ids = _ids(ret)
+    return steps_for(ret.status, ret.id)
+
+
+def steps_for(status: Status, return_id: uuid.UUID) -> tuple[Step, ...]:
+    """The same, from the status alone (the reconciler need not load the whole return)."""
+    ids = {"return_id": str(return_id)}
     chains: dict[Status, tuple[str, ...]] = {
         Status.REQUESTED: (ISSUE,),
         Status.AUTHORIZED: (ISSUE_LABEL, NOTIFY),
@@ -43,4 +46,4 @@ def next_steps(ret: ReturnAuthorization) -> tuple[Step, ...]:
         Status.EXCEPTION: (NOTIFY,),
         Status.REFUND_FAILED: (NOTIFY,),
     }
-    return tuple(Step(task, ids) for task in chains.get(ret.status, ()))
+    return tuple(Step(task, ids) for task in chains.get(status, ()))

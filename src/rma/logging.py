@@ -103,6 +103,8 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Alembic narrates every plugin it loads at INFO; its warnings still get through.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
     _configured = True
 
 

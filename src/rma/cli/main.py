@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from rma.cli import db, demo, dlq, policy, review, services
+from rma.cli import db, demo, dlq, policy, review, services, stack
 from rma.cli.errors import EXIT_FAILURE, CliError, fail
 from rma.domain.validation import field_errors
 
@@ -25,6 +25,7 @@ app.command("worker")(services.worker_command)
 app.command("beat")(services.beat_command)
 app.command("relay")(services.relay_command)
 app.command("api")(services.api_command)
+app.command("stack")(stack.stack_command)
 
 
 def run() -> None:

@@ -53,15 +53,19 @@ class Supervisor:
 
     def _spawn(self, spec: ProcessSpec) -> subprocess.Popen[bytes]:
         out = self._output(spec.name)
-        # Each child in its own session: a Ctrl-C at the terminal reaches only the supervisor, which then stops the
-        # children in order (SIGTERM: Celery's warm shutdown) instead of all of them being interrupted at once.
-        return subprocess.Popen(  # noqa: S603 - our own argv
-            spec.argv,
-            env={**os.environ, **spec.env},
-            stdout=out,
-            stderr=subprocess.STDOUT if out else None,
-            start_new_session=True,
-        )
+        try:
+            # Each child in its own session: a Ctrl-C at the terminal reaches only the supervisor, which then stops
+            # the children in order (SIGTERM: Celery's warm shutdown) instead of all being interrupted at once.
+            return subprocess.Popen(  # noqa: S603 - our own argv
+                spec.argv,
+                env={**os.environ, **spec.env},
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
+                start_new_session=True,
+            )
+        finally:
+            if out is not None:
+                out.close()  # the child holds its own copy of the descriptor
 
     def start(self) -> None:
         for spec in self._specs:

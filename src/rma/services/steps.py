@@ -45,5 +45,7 @@ def steps_for(status: Status, return_id: uuid.UUID) -> tuple[Step, ...]:
         Status.DELIVERED: (NOTIFY,),
         Status.EXCEPTION: (NOTIFY,),
         Status.REFUND_FAILED: (NOTIFY,),
+        # Closed straight from inspection (nothing refundable): the inspection result still has to be told.
+        Status.CLOSED: (NOTIFY,),
     }
     return tuple(Step(task, ids) for task in chains.get(status, ()))

@@ -110,6 +110,8 @@ def run_demo(
     database.unlink(missing_ok=True)
     settings = demo_settings(database, speed=speed)
     app = create_app(settings)
+    # No Flower watches the embedded run: task events would only cost time.
+    app.conf.update(worker_send_task_events=False, task_send_sent_event=False)
     configure(app, settings)
     for module in TASK_MODULES:
         importlib.import_module(module)

@@ -15,8 +15,10 @@ def send_notifications(ctx: StageContext, return_id: uuid.UUID) -> int:
     """Send what is pending for the return; answers how many were sent. Safe to run any number of times: the
     notifier de-duplicates on (return, event), and a message is marked sent only after the notifier took it."""
     with ctx.uow() as uow:
-        ret = load(uow, return_id)
         pending = uow.stores.pending_notifications(return_id)
+        if not pending:
+            return 0  # the common case for a repeated or re-driven message: nothing to load, nothing to send
+        ret = load(uow, return_id)
         reasons = ret.decision.reasons if ret.decision is not None else []
         messages: list[tuple[int, CustomerMessage]] = [
             (

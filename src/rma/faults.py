@@ -1,7 +1,7 @@
 """Named fault points, for chaos and fault tests only: crash or stall a worker at a precise step of a task.
 
-`RMA_FAULTS="labels.after_carrier=exit,refunds.after_gateway=sleep:5"`. With the variable empty (production) every
-fault point is a no-op costing one dict lookup.
+`RMA_FAULTS="labels.after_carrier=exit,refunds.after_gateway=sleep:5"`; `sleep-once:5` and `exit-once` act on the
+first pass of a process only. With the variable empty (production) every fault point is a no-op costing one lookup.
 """
 
 from __future__ import annotations
@@ -37,10 +37,18 @@ def _plan() -> dict[str, str]:
     return plan
 
 
+_fired: set[str] = set()
+
+
 def fault_point(name: str) -> None:
     action = _plan().get(name)
     if action is None:
         return
+    if "-once" in action:
+        if name in _fired:
+            return
+        _fired.add(name)
+        action = action.replace("-once", "")
     log.warning("fault_injected", point=name, action=action)
     if action == "exit":
         os._exit(137)  # as abrupt as SIGKILL: no cleanup, no commit, no ack

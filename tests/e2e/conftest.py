@@ -21,14 +21,14 @@ from typing import Any
 import pytest
 import redis
 from sqlalchemy import Engine, func, select, text
+from tests.conftest import POSTGRES_URL
+from tests.integration.conftest import postgres_url_with_schema
 
 from rma.adapters.db import create_db_engine, migrate
+from rma.cli.stack import stack_specs
 from rma.client import ReturnsClient
 from rma.config import Settings
 from rma.supervisor import ProcessSpec, Supervisor
-from rma.cli.stack import stack_specs
-from tests.conftest import POSTGRES_URL
-from tests.integration.conftest import postgres_url_with_schema
 
 API_KEY = "e2e-key"
 CLOCK_SPEED = 172_800.0  # two simulated days per real second
@@ -69,7 +69,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         pytest.fail("redis-server is not installed: the end-to-end tests start their own instance")
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -152,21 +152,33 @@ def stack_env(database_url: str, broker_url: str, *, api_port: int, flower_port:
 
 
 def start_stack(
-    tmp_path: Path, database: tuple[str, Engine], redis_server: RedisServer, *, flower: bool, **extra_env: str
+    tmp_path: Path,
+    database: tuple[str, Engine],
+    redis_server: RedisServer,
+    *,
+    flower: bool,
+    per_process_env: dict[str, dict[str, str]] | None = None,
+    **extra_env: str,
 ) -> Stack:
     url, engine = database
     api_port, flower_port = free_port(), free_port()
     env = stack_env(url, redis_server.url, api_port=api_port, flower_port=flower_port, **extra_env)
     settings = Settings(**{k.removeprefix("RMA_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
     specs = [
-        ProcessSpec(spec.name, spec.argv, {**env, **spec.env})
+        ProcessSpec(spec.name, spec.argv, {**env, **spec.env, **(per_process_env or {}).get(spec.name, {})})
         for spec in stack_specs(settings, state_dir=tmp_path, flower=flower)
     ]
     log_dir = tmp_path / "logs"
     supervisor = Supervisor(specs, log_dir=log_dir)
     supervisor.start()
     stack = Stack(
-        supervisor, engine, redis_server, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{flower_port}", env, log_dir
+        supervisor,
+        engine,
+        redis_server,
+        f"http://127.0.0.1:{api_port}",
+        f"http://127.0.0.1:{flower_port}",
+        env,
+        log_dir,
     )
     wait_until(lambda: _api_ready(stack), timeout=60, what="the API to answer /readyz")
     return stack
@@ -209,4 +221,3 @@ def dump_logs(stack: Stack, names: list[str] | None = None, lines: int = 40) -> 
         tail = path.read_text(errors="replace").splitlines()[-lines:]
         out.append(f"--- {path.name}\n" + "\n".join(tail))
     return "\n".join(out)
-

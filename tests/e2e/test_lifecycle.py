@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine, select
+from tests.e2e.conftest import RedisServer, Stack, dump_logs, start_stack, wait_until
 
 from rma.adapters.db.tables import (
     DeadLetterRow,
@@ -27,7 +28,6 @@ from rma.adapters.db.tables import (
 from rma.demo.generate import generate
 from rma.services import steps
 from rma.worker.launch import STAGES
-from tests.e2e.conftest import RedisServer, Stack, dump_logs, start_stack, wait_until
 
 RETURNS = 40
 
@@ -49,7 +49,7 @@ def _all_final(stack: Stack) -> bool:
 
 @pytest.fixture(scope="module")
 def finished(stack: Stack) -> list[uuid.UUID]:
-    requests = generate(RETURNS, today=date.today(), seed=21)
+    requests = generate(RETURNS, today=datetime.now(UTC).date(), seed=21)
     with stack.client() as client:
         submissions = client.submit_batch(requests[: RETURNS // 2])
         submissions += [client.submit(request) for request in requests[RETURNS // 2 :]]
@@ -71,7 +71,8 @@ def test_every_return_reaches_closed(stack: Stack, finished: list[uuid.UUID]) ->
     assert detail["timeline"][0]["to_status"] == "requested"
 
 
-def test_effects_happened_exactly_once(stack: Stack, finished: list[uuid.UUID]) -> None:
+@pytest.mark.usefixtures("finished")
+def test_effects_happened_exactly_once(stack: Stack) -> None:
     labelled = stack.count(LabelRow, LabelRow.tracking_number.is_not(None))
     assert labelled > 0
     assert stack.count(SandboxLabelRow) == labelled  # the carrier sold one label per labelled return
@@ -85,8 +86,8 @@ def test_effects_happened_exactly_once(stack: Stack, finished: list[uuid.UUID]) 
 
 
 def test_every_task_run_again_changes_nothing(stack: Stack, finished: list[uuid.UUID]) -> None:
-    from rma.worker.app import create_app  # noqa: PLC0415
     from rma.config import Settings  # noqa: PLC0415
+    from rma.worker.app import create_app  # noqa: PLC0415
 
     before = _fingerprint(stack)
     app = create_app(Settings(broker_url=stack.env["RMA_BROKER_URL"]))
@@ -113,7 +114,8 @@ def _fingerprint(stack: Stack) -> dict[str, Any]:
     }
 
 
-def test_flower_shows_every_stage_worker_behind_basic_auth(stack: Stack, finished: list[uuid.UUID]) -> None:
+@pytest.mark.usefixtures("finished")
+def test_flower_shows_every_stage_worker_behind_basic_auth(stack: Stack) -> None:
     assert httpx.get(f"{stack.flower_url}/api/workers", timeout=10).status_code == 401
     workers: dict[str, Any] = {}
 

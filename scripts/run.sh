@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job, embedded (no servers): evaluate the shipped sample return request against the shipped policy.
-# Extra arguments are passed on, e.g. `bash scripts/run.sh --today 2026-12-01`.
+# The main job, embedded (no servers): `rma demo` processes returns end to end in one process and prints a summary.
+# Arguments are passed on, e.g. `bash scripts/run.sh --returns 1000 --json`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+unset PYTHONDONTWRITEBYTECODE
 bash scripts/setup.sh
-exec uv run --locked rma policy evaluate examples/return_request.json --today 2026-10-20 "$@"
+exec uv run --locked rma demo "$@"

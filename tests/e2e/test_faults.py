@@ -173,6 +173,20 @@ def test_poison_messages_are_dead_lettered_and_the_queue_keeps_moving(stack: Sta
     assert any("undecodable" in cause for cause in causes), causes
     assert any("badly formed hexadecimal UUID" in cause for cause in causes), causes
 
+    # Replaying a dead letter sends it again; this one is still broken, so it comes back as a new dead letter.
+    bad_id = next(row["id"] for row in json.loads(listed.stdout) if "hexadecimal UUID" in row["cause"])
+    replayed = subprocess.run(
+        [sys.executable, "-m", "rma.cli.main", "dlq", "replay", str(bad_id)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**stack.env, "PATH": "/usr/bin:/bin"},
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    wait_until(lambda: stack.count(DeadLetterRow) >= before + 4, timeout=30, what="the replayed message to fail again")
+    assert stack.count(DeadLetterRow, DeadLetterRow.replayed_at.is_not(None)) == 1
+
     with stack.client() as client:  # the queue kept moving
         return_id = client.submit(_request()).return_id
     _wait_closed(stack, [return_id], timeout=90)

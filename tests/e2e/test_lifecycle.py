@@ -130,3 +130,30 @@ def test_flower_shows_every_stage_worker_behind_basic_auth(stack: Stack) -> None
     wait_until(all_listed, timeout=30, what="Flower to list every stage worker")
     queues = {q["name"] for info in workers.values() for q in info.get("active_queues", [])}
     assert queues >= {f"rma.{stage}" for stage in STAGES}
+
+
+def test_an_upstream_can_submit_by_celery_message(stack: Stack) -> None:
+    """The documented message contract, published by a plain Celery client that imports nothing of ours."""
+    from celery import Celery  # noqa: PLC0415
+
+    upstream = Celery("upstream", broker=stack.env["RMA_BROKER_URL"])
+    upstream.conf.update(task_serializer="json")
+    good = generate(1, today=datetime.now(UTC).date(), seed=77)[0].model_dump(mode="json")
+    bad = {**good, "upstream_request_id": "bad-by-message", "currency": "DOLLARS"}
+    for request in (good, bad):
+        upstream.send_task(
+            "rma.intake.submit", kwargs={"request": request}, queue="rma.intake", kwargsrepr="{'request': '...'}"
+        )
+    wait_until(
+        lambda: stack.count(ReturnRow, ReturnRow.upstream_request_id == good["upstream_request_id"]) == 1,
+        timeout=30,
+        what="the message to be stored",
+    )
+    wait_until(
+        lambda: stack.count(ReturnRow, ReturnRow.status != "closed") == 0, timeout=120, what="the return to close"
+    )
+    wait_until(lambda: stack.count(DeadLetterRow) == 1, timeout=30, what="the invalid message to be dead-lettered")
+    cause = stack.scalar(select(DeadLetterRow.cause))
+    assert "currency" in cause
+    assert "@" not in cause  # no personal data echoed into the cause
+    assert stack.count(ReturnRow, ReturnRow.upstream_request_id == "bad-by-message") == 0

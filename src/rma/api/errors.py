@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
 from rma.api.schemas import ErrorBody
-from rma.domain.validation import FieldError
+from rma.domain.validation import FieldError, dotted_path
 from rma.logging import get_logger
 
 log = get_logger(__name__)
@@ -65,14 +65,7 @@ def is_unavailable(exc: BaseException) -> bool:
 
 def dotted(loc: tuple[int | str, ...]) -> str:
     """FastAPI's error location in the dotted style of `rma.domain.validation.field_errors` (`lines[0].sku`)."""
-    parts = loc[1:] if loc[:1] == ("body",) else loc
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out or "(request)"
+    return dotted_path(loc[1:] if loc[:1] == ("body",) else loc)
 
 
 def validation_fields(exc: RequestValidationError) -> tuple[str, list[FieldError]]:

@@ -12,7 +12,8 @@ class FieldError(BaseModel):
     reason: str
 
 
-def _dotted(loc: tuple[int | str, ...]) -> str:
+def dotted_path(loc: tuple[int | str, ...]) -> str:
+    """`("lines", 0, "unit_price")` -> `lines[0].unit_price`."""
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -27,5 +28,5 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
     errors = []
     for err in exc.errors(include_url=False):
         reason = err["msg"].removeprefix("Value error, ")
-        errors.append(FieldError(field=_dotted(tuple(err["loc"])), reason=reason))
+        errors.append(FieldError(field=dotted_path(tuple(err["loc"])), reason=reason))
     return errors

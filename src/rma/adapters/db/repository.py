@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from rma.adapters.db.mapping import new_entries, new_row, to_domain, update_row
 from rma.adapters.db.tables import NotificationRow, RefundRow, ReturnLineRow, ReturnRow
+from rma.adapters.db.upsert import insert_or_ignore
 from rma.domain.errors import ConcurrentUpdateError, DomainError
 from rma.domain.lifecycle import Status, TimelineEntry
 from rma.domain.notifications import CUSTOMER_EVENTS
@@ -68,9 +68,7 @@ class SqlAlchemyReturnRepository:
             self._session.flush()  # the return row must exist before its notifications (foreign key)
         except StaleDataError as exc:
             raise ConcurrentUpdateError(f"return {ret.id} was changed by another writer since it was loaded") from exc
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self._session.execute(insert(NotificationRow).values(values).on_conflict_do_nothing())
+        insert_or_ignore(self._session, NotificationRow, values)
 
     def get(self, return_id: UUID) -> ReturnAuthorization | None:
         return self._load(self._session.get(ReturnRow, return_id))

@@ -8,7 +8,6 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -16,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from rma.adapters.db.repository import SqlAlchemyReturnRepository
 from rma.adapters.db.stores import SqlAlchemyStores
 from rma.adapters.db.tables import RmaCounterRow
+from rma.adapters.db.upsert import insert_or_ignore
 from rma.domain.errors import ConcurrentUpdateError, DuplicateRequestError
 
 _UPSTREAM_KEY_HINTS = ("uq_returns_channel_upstream", "returns.channel, returns.upstream_request_id")
@@ -87,9 +87,7 @@ class SqlAlchemyUnitOfWork:
     def next_rma_serial(self, prefix: str) -> int:
         """Atomically increment the prefix's counter inside this transaction (the row lock serialises issuers)."""
         session = self.session
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        session.execute(insert(RmaCounterRow).values(prefix=prefix, last_value=0).on_conflict_do_nothing())
+        insert_or_ignore(session, RmaCounterRow, {"prefix": prefix, "last_value": 0})
         value = session.scalar(
             update(RmaCounterRow)
             .where(RmaCounterRow.prefix == prefix)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from rma.adapters.db.tables import SandboxLabelRow
+from rma.adapters.db.upsert import insert_or_ignore
 from rma.adapters.sandbox.zpl import render_zpl
 from rma.services.ports import Clock, Label, LabelRequest, TrackingState, TrackingUpdate
 
@@ -107,17 +107,15 @@ class SandboxCarrier:
 
     def create_label(self, request: LabelRequest) -> Label:
         with self._sessions() as session, session.begin():
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            session.execute(
-                insert(SandboxLabelRow)
-                .values(
-                    idempotency_key=request.idempotency_key,
-                    tracking_number=self._tracking_number(request.idempotency_key),
-                    rma_number=request.rma_number,
-                    created_at=self._clock.now(),
-                )
-                .on_conflict_do_nothing()
+            insert_or_ignore(
+                session,
+                SandboxLabelRow,
+                {
+                    "idempotency_key": request.idempotency_key,
+                    "tracking_number": self._tracking_number(request.idempotency_key),
+                    "rma_number": request.rma_number,
+                    "created_at": self._clock.now(),
+                },
             )
             row = session.get_one(SandboxLabelRow, request.idempotency_key)
             return self._label(row, request)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from rma.adapters.db.tables import SandboxRefundRow
+from rma.adapters.db.upsert import insert_or_ignore
 from rma.services.ports import Clock, GatewayRefund, RefundOrder
 
 
@@ -19,19 +19,17 @@ class SandboxGateway:
     def refund(self, order: RefundOrder) -> GatewayRefund:
         refund_id = "re_sbx_" + hashlib.sha256(order.idempotency_key.encode()).hexdigest()[:20]
         with self._sessions() as session, session.begin():
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            session.execute(
-                insert(SandboxRefundRow)
-                .values(
-                    idempotency_key=order.idempotency_key,
-                    refund_id=refund_id,
-                    payment_reference=order.payment_reference,
-                    amount=order.amount,
-                    currency=order.currency,
-                    created_at=self._clock.now(),
-                )
-                .on_conflict_do_nothing()
+            insert_or_ignore(
+                session,
+                SandboxRefundRow,
+                {
+                    "idempotency_key": order.idempotency_key,
+                    "refund_id": refund_id,
+                    "payment_reference": order.payment_reference,
+                    "amount": order.amount,
+                    "currency": order.currency,
+                    "created_at": self._clock.now(),
+                },
             )
             row = session.get_one(SandboxRefundRow, order.idempotency_key)
             return GatewayRefund(refund_id=row.refund_id, amount=row.amount, currency=row.currency)

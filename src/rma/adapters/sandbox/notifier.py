@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from rma.adapters.db.tables import SandboxMessageRow
+from rma.adapters.db.upsert import insert_or_ignore
 from rma.domain.notifications import CustomerMessage
 from rma.domain.requests import Contact
 from rma.services.ports import Clock
@@ -18,18 +18,16 @@ class SandboxNotifier:
 
     def send(self, message: CustomerMessage, contact: Contact) -> str:  # noqa: ARG002 - a real notifier uses it
         with self._sessions() as session, session.begin():
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            session.execute(
-                insert(SandboxMessageRow)
-                .values(
-                    idempotency_key=message.idempotency_key,
-                    return_id=message.return_id,
-                    event=message.event.value,
-                    subject=message.subject,
-                    body=message.body,
-                    sent_at=self._clock.now(),
-                )
-                .on_conflict_do_nothing()
+            insert_or_ignore(
+                session,
+                SandboxMessageRow,
+                {
+                    "idempotency_key": message.idempotency_key,
+                    "return_id": message.return_id,
+                    "event": message.event.value,
+                    "subject": message.subject,
+                    "body": message.body,
+                    "sent_at": self._clock.now(),
+                },
             )
         return f"sbx-msg-{message.idempotency_key}"

@@ -9,8 +9,8 @@ bash scripts/setup.sh
 echo "== services"
 uv run --locked python scripts/check_services.py
 echo "== ruff"
-uv run --locked ruff check src tests scripts
-uv run --locked ruff format --check src tests scripts
+uv run --locked ruff check src tests scripts workers
+uv run --locked ruff format --check src tests scripts workers
 echo "== mypy --strict"
 uv run --locked mypy
 echo "== pytest"

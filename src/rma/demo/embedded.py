@@ -126,7 +126,7 @@ def run_demo(
             pool="threads",
             concurrency=8,
             perform_ping_check=False,
-            loglevel="WARNING",
+            loglevel="ERROR",  # the summary is the output
             queues=[queue.value for queue in Queue],
             shutdown_timeout=30,
         ),

@@ -6,6 +6,7 @@ refund per refund decision at the gateway, one customer message per (return, eve
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import signal
 import subprocess
@@ -190,3 +191,18 @@ def test_poison_messages_are_dead_lettered_and_the_queue_keeps_moving(stack: Sta
     with stack.client() as client:  # the queue kept moving
         return_id = client.submit(_request()).return_id
     _wait_closed(stack, [return_id], timeout=90)
+
+
+def test_the_audit_finds_the_run_sound(stack: Stack) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rma.cli.main", "audit", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **stack.env},
+    )
+    report = json.loads(done.stdout)
+    assert done.returncode == 0, report["violations"]
+    assert report["sound"] is True
+    assert len(report["dead_letters"]) >= 3  # the poison messages, listed

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -157,3 +161,18 @@ def test_an_upstream_can_submit_by_celery_message(stack: Stack) -> None:
     assert "currency" in cause
     assert "@" not in cause  # no personal data echoed into the cause
     assert stack.count(ReturnRow, ReturnRow.upstream_request_id == "bad-by-message") == 0
+
+
+def test_the_audit_finds_the_run_sound(stack: Stack) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rma.cli.main", "audit", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **stack.env},
+    )
+    report = json.loads(done.stdout)
+    assert done.returncode == 0, report["violations"]
+    assert report["sound"] is True
+    assert all(count == 0 for count in report["violations"].values())

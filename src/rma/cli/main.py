@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from rma.cli import db, demo, dlq, policy, review, services, stack
+from rma.cli import audit, db, demo, dlq, policy, review, services, stack
 from rma.cli.errors import EXIT_FAILURE, CliError, fail
 from rma.domain.validation import field_errors
 
@@ -26,6 +26,7 @@ app.command("beat")(services.beat_command)
 app.command("relay")(services.relay_command)
 app.command("api")(services.api_command)
 app.command("stack")(stack.stack_command)
+app.command("audit")(audit.audit_command)
 
 
 def run() -> None:

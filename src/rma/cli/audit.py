@@ -1,0 +1,38 @@
+"""`rma audit`: check the platform's invariants over the database and the providers' records."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from rma.cli.errors import EXIT_FAILURE
+from rma.config import get_settings
+
+
+def audit_command(as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False) -> None:
+    """Exit 1 if any invariant is violated (every count 0 when the system is sound)."""
+    from rma.adapters.db.audit import run_audit  # noqa: PLC0415 - SQLAlchemy loads only for this command
+    from rma.bootstrap import build_runtime  # noqa: PLC0415
+
+    runtime = build_runtime(get_settings())
+    try:
+        with runtime.sessions() as session:
+            report = run_audit(session, now=runtime.ctx.clock.now(), real_now=datetime.now(UTC))
+    finally:
+        runtime.close()
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), default=str))
+    else:
+        typer.echo(f"returns: {report.returns}  " + "  ".join(f"{s}={n}" for s, n in sorted(report.by_status.items())))
+        for name, count in report.violations.items():
+            typer.echo(f"{'FAIL' if count else 'ok  '}  {name}: {count}")
+            for example in report.examples.get(name, []):
+                typer.echo(f"        {example}")
+        typer.echo(
+            f"needs_attention: {report.needs_attention}   dead letters (not replayed): {len(report.dead_letters)}"
+        )
+    if not report.sound:
+        raise typer.Exit(EXIT_FAILURE)

@@ -22,6 +22,7 @@ TASK_MODULES = [
     "rma.worker.tasks.refunds",
     "rma.worker.tasks.notify",
     "rma.worker.tasks.maintenance",
+    "rma.worker.tasks.bench",
 ]
 
 

@@ -1,0 +1,172 @@
+"""A disposable real stack for benchmarks and chaos runs: its own redis-server on a free port, its own PostgreSQL
+schema, the `rma stack` process table, a fast application clock. Nothing shared is touched."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import redis
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from rma.adapters.db import create_db_engine, migrate
+from rma.cli.stack import stack_specs
+from rma.config import Settings
+from rma.supervisor import ProcessSpec, Supervisor
+
+API_KEY = "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: object, *, timeout: float, interval: float = 0.2) -> bool:
+    assert callable(predicate)  # noqa: S101 - internal helper
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+@dataclass
+class BenchStack:
+    supervisor: Supervisor
+    redis_process: subprocess.Popen[bytes] | None
+    redis_url: str
+    database_url: str
+    admin_url: str
+    schema: str
+    engine: Engine
+    api_url: str
+    env: dict[str, str]
+    workdir: Path
+    keep_schema: bool = False
+    stopped: dict[str, int | None] = field(default_factory=dict)
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis_url)
+
+    def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = self.supervisor.stop(timeout=90)
+        self.engine.dispose()
+        if self.redis_process is not None and self.redis_process.poll() is None:
+            self.redis_process.terminate()
+            self.redis_process.wait(timeout=10)
+        if not self.keep_schema:
+            admin = create_db_engine(self.admin_url)
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+            admin.dispose()
+
+
+def _start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed; pass --redis-url to use a running Redis you may flush")
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    if not wait_until(lambda: _pings(url), timeout=10):
+        process.kill()
+        raise RuntimeError("the benchmark's redis-server did not start")
+    return process, url
+
+
+def _pings(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url).ping())
+    except redis.ConnectionError:
+        return False
+
+
+def start_bench_stack(
+    *,
+    database_url: str,
+    workdir: Path,
+    redis_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    per_process_env: dict[str, dict[str, str]] | None = None,
+    keep_schema: bool = False,
+) -> BenchStack:
+    if not database_url.startswith("postgresql"):
+        raise RuntimeError("the benchmark runs on PostgreSQL: set RMA_DATABASE_URL (or --database-url)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    redis_process, url = (None, redis_url) if redis_url else _start_redis(workdir)
+    schema = f"rma_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_db_engine(database_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    scoped = make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    scoped_url = scoped.render_as_string(hide_password=False)
+    engine = create_db_engine(scoped_url, pool_size=4)
+    migrate.upgrade(engine)
+    api_port = free_port()
+    env = {
+        "RMA_DATABASE_URL": scoped_url,
+        "RMA_BROKER_URL": url,
+        "RMA_API_KEYS": API_KEY,
+        "RMA_API_PORT": str(api_port),
+        "RMA_CLOCK_EPOCH": str(time.time()),
+        "RMA_CLOCK_SPEED": "172800",
+        "RMA_AUTO_INSPECT": "true",
+        "RMA_AUTO_REVIEW": "true",
+        "RMA_TRACKING_TICK_SECONDS": "1",
+        "RMA_INSPECTION_TICK_SECONDS": "1",
+        "RMA_RECONCILE_SECONDS": "2",
+        "RMA_OUTBOX_RELAY_SECONDS": "2",
+        "RMA_REDRIVE_AFTER_SECONDS": "60",
+        "RMA_POLL_EVERY_HOURS": "24",
+        "RMA_TRACKING_BATCH_SIZE": "200",
+        "RMA_LOG_FORMAT": "json",
+        "RMA_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
+    settings = Settings(**{key.removeprefix("RMA_").lower(): value for key, value in env.items()})  # type: ignore[arg-type]
+    specs = [
+        ProcessSpec(spec.name, spec.argv, {**env, **spec.env, **(per_process_env or {}).get(spec.name, {})})
+        for spec in stack_specs(settings, state_dir=workdir, flower=False)
+    ]
+    supervisor = Supervisor(specs, log_dir=workdir / "logs")
+    supervisor.start()
+    stack = BenchStack(
+        supervisor=supervisor,
+        redis_process=redis_process,
+        redis_url=url,
+        database_url=scoped_url,
+        admin_url=database_url,
+        schema=schema,
+        engine=engine,
+        api_url=f"http://127.0.0.1:{api_port}",
+        env=env,
+        workdir=workdir,
+        keep_schema=keep_schema,
+    )
+    if not wait_until(lambda: _ready(stack.api_url), timeout=90):
+        stack.stop()
+        raise RuntimeError(f"the stack's API did not become ready; see {workdir / 'logs'}")
+    return stack
+
+
+def _ready(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

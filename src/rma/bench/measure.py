@@ -1,0 +1,242 @@
+"""The measurements `rma bench` takes. Each returns plain numbers; the report formats them."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import redis
+from celery import Celery, chain
+from sqlalchemy import Engine, select
+
+from rma.adapters.db.tables import TimelineRow
+from rma.client import ReturnsClient
+from rma.domain.requests import ReturnRequest
+from rma.worker.queues import Queue
+from rma.worker.tasks.bench import BENCH_COUNTER
+
+# The queues one returned-and-refunded RMA visits, in order, as separate task hops.
+RMA_HOPS = (
+    Queue.ISSUANCE,
+    Queue.LABELS,
+    Queue.NOTIFY,
+    Queue.TRACKING,
+    Queue.INSPECTION,
+    Queue.REFUNDS,
+    Queue.NOTIFY,
+    Queue.MAINTENANCE,
+)
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+    if len(values) == 1:
+        return {"p50": values[0], "p95": values[0], "p99": values[0]}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": round(cuts[49], 4), "p95": round(cuts[94], 4), "p99": round(cuts[98], 4)}
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants (a prefork worker is a parent and its children)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+        todo.extend(children.get(current, []))
+    return total
+
+
+def bare_chain_rate(app: Celery, redis_url: str, *, chains: int, timeout: float) -> float:
+    """Chains of no-op tasks through the same queues an RMA visits, on the same workers: Celery's own ceiling."""
+    client = redis.Redis.from_url(redis_url)
+    client.set(BENCH_COUNTER, 0)
+    started = time.monotonic()
+    with app.producer_or_acquire() as producer:
+        for _ in range(chains):
+            hops = [app.signature(f"{queue.value}.noop", immutable=True) for queue in RMA_HOPS[:-1]]
+            hops.append(app.signature(f"{RMA_HOPS[-1].value}.noop", kwargs={"last": True}, immutable=True))
+            chain(*hops).apply_async(producer=producer)
+    deadline = started + timeout
+    while time.monotonic() < deadline:
+        if int(client.get(BENCH_COUNTER) or 0) >= chains:
+            break
+        time.sleep(0.05)
+    done = int(client.get(BENCH_COUNTER) or 0)
+    return done / (time.monotonic() - started)
+
+
+def raw_publish_rate(app: Celery, *, messages: int) -> float:
+    """Celery's own publish rate from one process with a held producer (single-request intake's yardstick)."""
+    started = time.monotonic()
+    with app.producer_or_acquire() as producer:
+        for _ in range(messages):
+            app.send_task(f"{Queue.MAINTENANCE.value}.noop", producer=producer)
+    return messages / (time.monotonic() - started)
+
+
+@dataclass
+class IntakeFigures:
+    accepted: int
+    per_second: float
+    latency: dict[str, float]
+
+
+def intake_single(api_url: str, api_key: str, requests: Sequence[ReturnRequest], *, threads: int) -> IntakeFigures:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    local = threading.local()
+
+    def post(request: ReturnRequest) -> int:
+        http = getattr(local, "http", None)
+        if http is None:
+            http = local.http = httpx.Client(base_url=api_url, headers={"X-API-Key": api_key}, timeout=60)
+        t0 = time.perf_counter()
+        response = http.post("/v1/returns", content=request.model_dump_json())
+        elapsed = time.perf_counter() - t0
+        with lock:
+            latencies.append(elapsed)
+        return response.status_code
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        codes = list(pool.map(post, requests))
+    wall = time.monotonic() - started
+    accepted = sum(code == 202 for code in codes)
+    return IntakeFigures(accepted, accepted / wall, percentiles(latencies))
+
+
+def intake_client(api_url: str, api_key: str, requests: Sequence[ReturnRequest], *, threads: int) -> IntakeFigures:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    local = threading.local()
+
+    def submit(request: ReturnRequest) -> bool:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = ReturnsClient(api_url, api_key, timeout=60)
+        t0 = time.perf_counter()
+        created = client.submit(request).created
+        with lock:
+            latencies.append(time.perf_counter() - t0)
+        return created
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = list(pool.map(submit, requests))
+    wall = time.monotonic() - started
+    return IntakeFigures(len(results), len(results) / wall, percentiles(latencies))
+
+
+def intake_batch(
+    api_url: str, api_key: str, requests: Sequence[ReturnRequest], *, batch_size: int, threads: int
+) -> IntakeFigures:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    local = threading.local()
+    batches = [requests[i : i + batch_size] for i in range(0, len(requests), batch_size)]
+
+    def post(batch: Sequence[ReturnRequest]) -> int:
+        http = getattr(local, "http", None)
+        if http is None:
+            http = local.http = httpx.Client(base_url=api_url, headers={"X-API-Key": api_key}, timeout=300)
+        body = '{"returns": [' + ",".join(r.model_dump_json() for r in batch) + "]}"
+        t0 = time.perf_counter()
+        response = http.post("/v1/returns/batch", content=body, headers={"Content-Type": "application/json"})
+        with lock:
+            latencies.append(time.perf_counter() - t0)
+        return len(batch) if response.status_code == 202 else 0
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        accepted = sum(pool.map(post, batches))
+    wall = time.monotonic() - started
+    return IntakeFigures(accepted, accepted / wall, percentiles(latencies))
+
+
+@dataclass
+class QueueSampler:
+    """Samples every queue's length once a second from its own thread."""
+
+    redis_url: str
+    interval: float = 1.0
+    samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        client = redis.Redis.from_url(self.redis_url)
+        started = time.monotonic()
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                depth = {queue.value: int(client.llen(queue.value)) for queue in Queue}
+                self.samples.append((round(time.monotonic() - started, 1), depth))
+                self._stop.wait(self.interval)
+
+        self._thread = threading.Thread(target=loop, name="queue-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def peak(self) -> tuple[int, float]:
+        """(largest total backlog, when)."""
+        best = max(self.samples, key=lambda s: sum(s[1].values()), default=(0.0, {}))
+        return sum(best[1].values()), best[0]
+
+    def drained_after_peak(self) -> float | None:
+        """Seconds from the peak until every queue was empty again."""
+        _, at = self.peak()
+        for when, depth in self.samples:
+            if when > at and sum(depth.values()) == 0:
+                return round(when - at, 1)
+        return None
+
+
+def stage_seconds(engine: Engine, *, clock_speed: float) -> dict[str, dict[str, float]]:
+    """Wall-clock time spent in each status (application time divided by the clock's speed), p50/p95/p99."""
+    durations: dict[str, list[float]] = {}
+    previous: tuple[object, datetime] | None = None
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(TimelineRow.return_id, TimelineRow.from_status, TimelineRow.at)
+            .where(TimelineRow.line_id.is_(None))
+            .order_by(TimelineRow.return_id, TimelineRow.seq)
+        )
+        for return_id, from_status, at in rows:
+            if previous is not None and previous[0] == return_id and from_status is not None:
+                elapsed = (at - previous[1]) / timedelta(seconds=1) / clock_speed
+                durations.setdefault(from_status, []).append(elapsed)
+            previous = (return_id, at)
+    return {status: percentiles(values) for status, values in sorted(durations.items())}
+
+
+def cpu_count() -> int:
+    return os.cpu_count() or 1

@@ -1,0 +1,159 @@
+"""`rma bench`: intake rates, end-to-end throughput against Celery's own ceiling, queue depths, memory, audit."""
+
+from __future__ import annotations
+
+import platform
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from rma.adapters.clock import AcceleratedClock
+from rma.adapters.db.audit import run_audit
+from rma.adapters.db.tables import ReturnRow
+from rma.bench import measure
+from rma.bench.harness import API_KEY, BenchStack, start_bench_stack
+from rma.config import Settings
+from rma.demo.generate import generate
+from rma.worker.app import create_app
+from rma.worker.launch import STAGES
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    returns: int = 10_000
+    single: int = 1_000
+    client: int = 300
+    batch_size: int = 500
+    chains: int = 2_000
+    publish: int = 5_000
+    threads: int = 8
+    timeout: float = 1_800.0
+
+
+def _closed(stack: BenchStack) -> int:
+    with stack.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).where(ReturnRow.status == "closed")) or 0)
+
+
+def _total(stack: BenchStack) -> int:
+    with stack.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(ReturnRow)) or 0)
+
+
+def _rss(stack: BenchStack) -> dict[str, int]:
+    return {
+        name: measure.rss_bytes(stack.supervisor.pid(name))
+        for name in stack.supervisor.names()
+        if name.startswith("worker-") and stack.supervisor.alive(name)
+    }
+
+
+def _wait_all_closed(stack: BenchStack, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _closed(stack) >= _total(stack):
+            return True
+        stack.supervisor.check()
+        time.sleep(1)
+    return False
+
+
+def run_bench(plan: BenchPlan, *, database_url: str, workdir: Path, redis_url: str | None = None) -> dict[str, Any]:
+    stack = start_bench_stack(database_url=database_url, workdir=workdir, redis_url=redis_url)
+    try:
+        return _measure(plan, stack)
+    finally:
+        stack.stop()
+
+
+def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
+    speed = float(stack.env["RMA_CLOCK_SPEED"])
+    app = create_app(Settings(broker_url=stack.redis_url))
+    time.sleep(3)  # let every worker finish starting
+    rss_start = _rss(stack)
+    report: dict[str, Any] = {
+        "machine": {"cpus": measure.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "plan": plan.__dict__,
+        "workers": {stage: f"{spec.pool} x {spec.concurrency}" for stage, spec in STAGES.items()},
+    }
+
+    # 1. Celery's own ceiling on this layout: bare chains with the hops an RMA takes, then raw publishing.
+    report["bare_chain_per_second"] = round(
+        measure.bare_chain_rate(app, stack.redis_url, chains=plan.chains, timeout=600), 1
+    )
+    report["raw_publish_per_second"] = round(measure.raw_publish_rate(app, messages=plan.publish), 1)
+    time.sleep(2)
+
+    # 2. Intake on an idle system: single endpoint, Python client, batch endpoint.
+    today = datetime.now(UTC).date()
+    single = measure.intake_single(
+        stack.api_url, API_KEY, generate(plan.single, today=today, seed=101), threads=plan.threads
+    )
+    client = measure.intake_client(
+        stack.api_url, API_KEY, generate(plan.client, today=today, seed=102), threads=plan.threads
+    )
+    report["intake_idle"] = {
+        "single": single.__dict__,
+        "client": client.__dict__,
+        "single_vs_raw_publish": round(single.per_second / report["raw_publish_per_second"], 3),
+    }
+    _wait_all_closed(stack, plan.timeout)
+
+    # 3. End to end: N returns through the batch endpoint; queue depths sampled; intake probed under the backlog.
+    sampler = measure.QueueSampler(stack.redis_url)
+    sampler.start()
+    requests = generate(plan.returns, today=today, seed=103)
+    started = time.monotonic()
+    batch_result: dict[str, measure.IntakeFigures] = {}
+    submitter = threading.Thread(
+        target=lambda: batch_result.setdefault(
+            "batch",
+            measure.intake_batch(stack.api_url, API_KEY, requests, batch_size=plan.batch_size, threads=4),
+        )
+    )
+    submitter.start()
+    submitter.join()
+    loaded = measure.intake_single(stack.api_url, API_KEY, generate(300, today=today, seed=104), threads=4)
+    finished = _wait_all_closed(stack, plan.timeout)
+    elapsed = time.monotonic() - started
+    sampler.stop()
+    peak, peak_at = sampler.peak()
+    completed = plan.returns + 300
+    rss_end = _rss(stack)
+    report["intake_batch"] = batch_result["batch"].__dict__
+    report["intake_under_load"] = loaded.__dict__
+    report["no_blocking_p99_ratio"] = round(loaded.latency["p99"] / max(single.latency["p99"], 1e-9), 2)
+    report["end_to_end"] = {
+        "returns": completed,
+        "finished": finished,
+        "seconds": round(elapsed, 1),
+        "completed_per_second": round(completed / elapsed, 1),
+        "stage_seconds": measure.stage_seconds(stack.engine, clock_speed=speed),
+    }
+    report["ratio_to_bare_chain"] = round(
+        report["end_to_end"]["completed_per_second"] / report["bare_chain_per_second"], 3
+    )
+    report["queues"] = {
+        "peak_backlog": peak,
+        "peak_at_seconds": peak_at,
+        "drained_seconds_after_peak": sampler.drained_after_peak(),
+        "samples": sampler.samples[:: max(1, len(sampler.samples) // 60)],
+    }
+    report["rss_mib"] = {
+        name: {"start": round(rss_start.get(name, 0) / 2**20, 1), "end": round(rss_end.get(name, 0) / 2**20, 1)}
+        for name in sorted(rss_start)
+    }
+    with stack.engine.connect() as conn, conn.begin():
+        from sqlalchemy.orm import Session  # noqa: PLC0415
+
+        with Session(bind=conn) as session:
+            clock = AcceleratedClock(epoch=float(stack.env["RMA_CLOCK_EPOCH"]), speed=speed)
+            audit = run_audit(session, now=clock.now(), real_now=datetime.now(UTC))
+    report["audit"] = {"sound": audit.sound, "violations": audit.violations, "by_status": audit.by_status}
+    return report

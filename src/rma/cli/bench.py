@@ -1,0 +1,82 @@
+"""`rma bench`: the real stack (its own Redis, a fresh PostgreSQL schema, one process per stage) driven hard."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rma.cli.errors import EXIT_FAILURE, CliError
+from rma.config import get_settings
+
+
+def _table(report: dict[str, Any]) -> Table:
+    table = Table(title=f"rma bench — {report['date']} — {report['machine']['cpus']} CPUs")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    idle, e2e = report["intake_idle"], report["end_to_end"]
+    rows = [
+        ("bare chain of no-op hops (Celery's ceiling)", f"{report['bare_chain_per_second']} chains/s"),
+        ("raw Celery publish (one process)", f"{report['raw_publish_per_second']} msgs/s"),
+        (
+            "intake, single endpoint (idle)",
+            f"{idle['single']['per_second']:.0f}/s  p50 {idle['single']['latency']['p50'] * 1000:.1f} ms  p99 {idle['single']['latency']['p99'] * 1000:.1f} ms",
+        ),
+        (
+            "intake, Python client (idle)",
+            f"{idle['client']['per_second']:.0f}/s  p99 {idle['client']['latency']['p99'] * 1000:.1f} ms",
+        ),
+        ("single intake / raw publish", f"{idle['single_vs_raw_publish']}"),
+        (
+            "intake, batch endpoint",
+            f"{report['intake_batch']['per_second']:.0f} returns/s  p99 {report['intake_batch']['latency']['p99']:.2f} s/batch",
+        ),
+        ("intake p99 under backlog / idle", f"{report['no_blocking_p99_ratio']}"),
+        ("end to end", f"{e2e['returns']} returns in {e2e['seconds']} s = {e2e['completed_per_second']}/s"),
+        ("ratio_to_bare_chain", f"{report['ratio_to_bare_chain']}"),
+        ("peak backlog", f"{report['queues']['peak_backlog']} messages at {report['queues']['peak_at_seconds']} s"),
+        ("drained after peak", f"{report['queues']['drained_seconds_after_peak']} s"),
+        ("audit", "sound" if report["audit"]["sound"] else f"VIOLATIONS {report['audit']['violations']}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    table.add_section()
+    for status, figures in e2e["stage_seconds"].items():
+        table.add_row(
+            f"  time in {status} (s)", f"p50 {figures['p50']:.2f}  p95 {figures['p95']:.2f}  p99 {figures['p99']:.2f}"
+        )
+    table.add_section()
+    for name, rss in report["rss_mib"].items():
+        table.add_row(f"  RSS {name} (MiB)", f"{rss['start']} -> {rss['end']}")
+    return table
+
+
+def bench_command(
+    returns: Annotated[int, typer.Option(min=10, help="returns driven end to end")] = 10_000,
+    single: Annotated[int, typer.Option(min=10, help="requests for the single-endpoint intake figure")] = 1_000,
+    chains: Annotated[int, typer.Option(min=10, help="bare chains for the ceiling")] = 2_000,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    database_url: Annotated[str | None, typer.Option(help="PostgreSQL; default RMA_DATABASE_URL")] = None,
+    redis_url: Annotated[str | None, typer.Option(help="a Redis it may flush; default: start its own")] = None,
+    workdir: Annotated[Path | None, typer.Option(help="logs go here")] = None,
+) -> None:
+    """Exit 1 if the run did not finish or the audit found a violation."""
+    from rma.bench.run import BenchPlan, run_bench  # noqa: PLC0415
+
+    url = database_url or get_settings().database_url
+    if not url.startswith("postgresql"):
+        raise CliError("rma bench needs PostgreSQL: pass --database-url or set RMA_DATABASE_URL")
+    plan = BenchPlan(returns=returns, single=single, chains=chains, client=min(300, single))
+    directory = workdir or Path(tempfile.mkdtemp(prefix="rma-bench-"))
+    report = run_bench(plan, database_url=url, workdir=directory, redis_url=redis_url)
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        Console().print(_table(report))
+    if not report["end_to_end"]["finished"] or not report["audit"]["sound"]:
+        raise typer.Exit(EXIT_FAILURE)

@@ -105,6 +105,7 @@ def configure_logging(
     root.setLevel(level)
     # Alembic narrates every plugin it loads at INFO; its warnings still get through.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))  # one line per request is noise
     _configured = True
 
 

@@ -124,7 +124,7 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
     elapsed = time.monotonic() - started
     sampler.stop()
     peak, peak_at = sampler.peak()
-    completed = plan.returns + 300
+    completed = _total(stack) - single.accepted - client.accepted
     rss_end = _rss(stack)
     report["intake_batch"] = batch_result["batch"].__dict__
     report["intake_under_load"] = loaded.__dict__

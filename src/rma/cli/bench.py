@@ -15,6 +15,13 @@ from rma.cli.errors import EXIT_FAILURE, CliError
 from rma.config import get_settings
 
 
+def _rate(figures: dict[str, Any], unit: str) -> str:
+    scale = 1000 if unit == "ms" else 1
+    latency = figures["latency"]
+    p50, p99 = latency["p50"] * scale, latency["p99"] * scale
+    return f"{figures['per_second']:.0f}/s  p50 {p50:.3g} {unit}  p99 {p99:.3g} {unit}"
+
+
 def _table(report: dict[str, Any]) -> Table:
     table = Table(title=f"rma bench — {report['date']} — {report['machine']['cpus']} CPUs")
     table.add_column("measure")
@@ -23,19 +30,11 @@ def _table(report: dict[str, Any]) -> Table:
     rows = [
         ("bare chain of no-op hops (Celery's ceiling)", f"{report['bare_chain_per_second']} chains/s"),
         ("raw Celery publish (one process)", f"{report['raw_publish_per_second']} msgs/s"),
-        (
-            "intake, single endpoint (idle)",
-            f"{idle['single']['per_second']:.0f}/s  p50 {idle['single']['latency']['p50'] * 1000:.1f} ms  p99 {idle['single']['latency']['p99'] * 1000:.1f} ms",
-        ),
-        (
-            "intake, Python client (idle)",
-            f"{idle['client']['per_second']:.0f}/s  p99 {idle['client']['latency']['p99'] * 1000:.1f} ms",
-        ),
+        ("intake, single endpoint (idle)", _rate(idle["single"], "ms")),
+        ("intake, Python client (idle)", _rate(idle["client"], "ms")),
         ("single intake / raw publish", f"{idle['single_vs_raw_publish']}"),
-        (
-            "intake, batch endpoint",
-            f"{report['intake_batch']['per_second']:.0f} returns/s  p99 {report['intake_batch']['latency']['p99']:.2f} s/batch",
-        ),
+        ("intake, batch endpoint (latency per batch)", _rate(report["intake_batch"], "s")),
+        ("intake, single endpoint under backlog", _rate(report["intake_under_load"], "ms")),
         ("intake p99 under backlog / idle", f"{report['no_blocking_p99_ratio']}"),
         ("end to end", f"{e2e['returns']} returns in {e2e['seconds']} s = {e2e['completed_per_second']}/s"),
         ("ratio_to_bare_chain", f"{report['ratio_to_bare_chain']}"),

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
 
     # Fault injection for chaos tests: "labels.after_carrier=sleep:5,refunds.after_gateway=exit". Empty in production.
     faults: str = ""
+    fault_markers: Path | None = Field(default=None, description="directory making *-once faults once per deployment")
 
     # Deadlines and beat cadence.
     redrive_after_seconds: float = Field(default=60.0, gt=0, description="wall-clock grace before a re-drive")

@@ -1,7 +1,9 @@
 """Named fault points, for chaos and fault tests only: crash or stall a worker at a precise step of a task.
 
 `RMA_FAULTS="labels.after_carrier=exit,refunds.after_gateway=sleep:5"`; `sleep-once:5` and `exit-once` act on the
-first pass of a process only. With the variable empty (production) every fault point is a no-op costing one lookup.
+first pass only: of the process, or of the whole deployment when RMA_FAULT_MARKERS names a directory shared by its
+processes (a crash that repeated in every restarted process would never let the work through). With RMA_FAULTS empty
+(production) every fault point is a no-op costing one lookup.
 """
 
 from __future__ import annotations
@@ -40,14 +42,30 @@ def _plan() -> dict[str, str]:
 _fired: set[str] = set()
 
 
+def _first_time(name: str) -> bool:
+    from rma.config import get_settings  # noqa: PLC0415
+
+    if name in _fired:
+        return False
+    _fired.add(name)
+    markers = get_settings().fault_markers
+    if markers is None:
+        return True
+    try:
+        # O_EXCL: exactly one process of the deployment wins the marker.
+        os.close(os.open(markers / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
 def fault_point(name: str) -> None:
     action = _plan().get(name)
     if action is None:
         return
     if "-once" in action:
-        if name in _fired:
+        if not _first_time(name):
             return
-        _fired.add(name)
         action = action.replace("-once", "")
     log.warning("fault_injected", point=name, action=action)
     if action == "exit":

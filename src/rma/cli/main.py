@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from rma.cli import audit, bench, db, demo, dlq, policy, review, services, stack
+from rma.cli import audit, bench, chaos, db, demo, dlq, policy, review, services, stack
 from rma.cli.errors import EXIT_FAILURE, CliError, fail
 from rma.domain.validation import field_errors
 
@@ -28,6 +28,7 @@ app.command("api")(services.api_command)
 app.command("stack")(stack.stack_command)
 app.command("audit")(audit.audit_command)
 app.command("bench")(bench.bench_command)
+app.command("chaos")(chaos.chaos_command)
 
 
 def run() -> None:

@@ -1,0 +1,169 @@
+"""`rma chaos`: a bench run while the system is injured, then the audit.
+
+Injuries: a random stage worker SIGKILLed every few seconds (the supervisor restarts it); Redis flushed once;
+PostgreSQL restarted once (pg_ctlcluster; always started again in a `finally`); and workers crashing at named fault
+points inside tasks: after the carrier sold a label, after the gateway paid, after a message was sent, and after a
+state change committed but before its messages were published. Each of those fires once per run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from rma.adapters.clock import AcceleratedClock
+from rma.adapters.db.audit import run_audit
+from rma.adapters.db.tables import ReturnRow
+from rma.bench.harness import API_KEY, BenchStack, start_bench_stack
+from rma.client import ReturnsClient
+from rma.demo.generate import generate
+from rma.logging import get_logger
+
+log = get_logger(__name__)
+
+FAULTS = {
+    "worker-labels": "labels.after_carrier=exit-once",
+    "worker-refunds": "refunds.after_gateway=exit-once",
+    "worker-notify": "notify.after_send=exit-once",
+    "worker-issuance": "outbox.after_commit=exit-once",
+}
+
+
+@dataclass
+class ChaosPlan:
+    returns: int = 300
+    kill_every: float = 4.0
+    flush_redis: bool = True
+    restart_postgres: bool = True
+    timeout: float = 600.0
+    seed: int = 5
+
+
+@dataclass
+class Injuries:
+    kills: list[str] = field(default_factory=list)
+    recoveries: dict[str, float | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _closed(stack: BenchStack) -> int:
+    with stack.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).where(ReturnRow.status == "closed")) or 0)
+
+
+def _recovery(stack: BenchStack, since: float, before: int, *, limit: float = 120.0) -> float | None:
+    """Seconds from an injury until returns close again."""
+    while time.monotonic() - since < limit:
+        with contextlib.suppress(Exception):  # the database may be the thing that is down
+            if _closed(stack) > before:
+                return round(time.monotonic() - since, 1)
+        time.sleep(0.25)
+    return None
+
+
+def restart_postgres() -> str:
+    """Restart this machine's PostgreSQL cluster; whatever happens, leave it running."""
+    ctl = shutil.which("pg_ctlcluster")
+    if ctl is None:
+        raise RuntimeError("pg_ctlcluster not found: cannot restart PostgreSQL here")
+    versions = sorted(p.name for p in Path("/etc/postgresql").iterdir())
+    version = versions[-1]
+    try:
+        subprocess.run([ctl, "--skip-systemctl-redirect", version, "main", "restart"], check=True, timeout=120)  # noqa: S603
+    finally:
+        subprocess.run([ctl, "--skip-systemctl-redirect", version, "main", "start"], check=False, timeout=120)  # noqa: S603
+    return version
+
+
+def _injure(stack: BenchStack, plan: ChaosPlan, done: threading.Event, injuries: Injuries) -> None:
+    rng = random.Random(plan.seed)  # noqa: S311 - reproducible chaos, not security
+    workers = [name for name in stack.supervisor.names() if name.startswith("worker-")]
+    started = time.monotonic()
+    flushed = restarted = False
+    while not done.wait(plan.kill_every):
+        elapsed = time.monotonic() - started
+        victim = rng.choice(workers)
+        stack.supervisor.kill(victim, signal.SIGKILL)
+        injuries.kills.append(victim)
+        before = _closed(stack)
+        injuries.recoveries.setdefault(f"sigkill {victim}", _recovery(stack, time.monotonic(), before))
+        if plan.flush_redis and not flushed and elapsed > 2 * plan.kill_every:
+            flushed = True
+            before, at = _closed(stack), time.monotonic()
+            stack.redis().flushall()
+            injuries.recoveries["redis flushall"] = _recovery(stack, at, before)
+        if plan.restart_postgres and not restarted and elapsed > 4 * plan.kill_every:
+            restarted = True
+            before, at = _closed(stack), time.monotonic()
+            try:
+                version = restart_postgres()
+                injuries.notes.append(f"PostgreSQL {version} restarted")
+            except (RuntimeError, subprocess.SubprocessError) as exc:
+                injuries.notes.append(f"PostgreSQL restart skipped: {exc}")
+            injuries.recoveries["postgres restart"] = _recovery(stack, at, before)
+
+
+def run_chaos(plan: ChaosPlan, *, database_url: str, workdir: Path) -> dict[str, Any]:
+    markers = workdir / "fault-markers"
+    markers.mkdir(parents=True, exist_ok=True)
+    stack = start_bench_stack(
+        database_url=database_url,
+        workdir=workdir,
+        extra_env={"RMA_FAULT_MARKERS": str(markers), "RMA_REDRIVE_AFTER_SECONDS": "5"},
+        per_process_env={name: {"RMA_FAULTS": fault} for name, fault in FAULTS.items()},
+    )
+    injuries = Injuries()
+    done = threading.Event()
+    try:
+        with ReturnsClient(stack.api_url, API_KEY, timeout=60) as client:
+            requests = generate(plan.returns, today=datetime.now(UTC).date(), seed=plan.seed)
+            submitted = sum(len(client.submit_batch(requests[i : i + 200])) for i in range(0, len(requests), 200))
+        injurer = threading.Thread(target=_injure, args=(stack, plan, done, injuries), daemon=True)
+        injurer.start()
+        deadline = time.monotonic() + plan.timeout
+        while time.monotonic() < deadline and _closed(stack) < submitted:
+            stack.supervisor.check()
+            time.sleep(0.5)
+        done.set()
+        injurer.join(timeout=180)
+        # Let the last restarts settle, then give stragglers their final re-drive.
+        settle = time.monotonic() + 120
+        while time.monotonic() < settle and _closed(stack) < submitted:
+            stack.supervisor.check()
+            time.sleep(0.5)
+        clock = AcceleratedClock(epoch=float(stack.env["RMA_CLOCK_EPOCH"]), speed=float(stack.env["RMA_CLOCK_SPEED"]))
+        with Session(stack.engine) as session:
+            audit = run_audit(session, now=clock.now(), real_now=datetime.now(UTC))
+        fired = sorted(p.name for p in markers.iterdir())
+        completed = _closed(stack)
+        return {
+            "submitted": submitted,
+            "completed": completed,
+            # Not closed and not parked for a person at the end of the run: lost.
+            "lost": submitted - completed - audit.needs_attention,
+            "needs_attention": audit.needs_attention,
+            "duplicate_labels": audit.violations["duplicate_labels"],
+            "duplicate_refunds": audit.violations["duplicate_refunds"],
+            "over_refunds": audit.violations["over_refunded_lines"] + audit.violations["over_refunded_orders"],
+            "audit_sound": audit.sound,
+            "violations": audit.violations,
+            "kills": len(injuries.kills),
+            "fault_points_fired": fired,
+            "recovery_seconds": injuries.recoveries,
+            "notes": injuries.notes,
+        }
+    finally:
+        done.set()
+        stack.stop()

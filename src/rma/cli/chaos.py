@@ -1,0 +1,62 @@
+"""`rma chaos`: a run under injury (killed workers, flushed Redis, restarted PostgreSQL, crashes at fault points)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rma.cli.errors import EXIT_FAILURE, CliError
+from rma.config import get_settings
+
+
+def chaos_command(
+    returns: Annotated[int, typer.Option(min=10)] = 300,
+    kill_every: Annotated[float, typer.Option(help="seconds between SIGKILLs of a random stage worker")] = 4.0,
+    restart_postgres: Annotated[
+        bool, typer.Option(help="restart this machine's PostgreSQL once (pg_ctlcluster)")
+    ] = True,
+    flush_redis: Annotated[bool, typer.Option(help="FLUSHALL the run's Redis once")] = True,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for every return")] = 600.0,
+    database_url: Annotated[str | None, typer.Option(help="PostgreSQL; default RMA_DATABASE_URL")] = None,
+    workdir: Annotated[Path | None, typer.Option(help="logs go here")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Exit 1 if anything was lost or done twice."""
+    from rma.bench.chaos import ChaosPlan, run_chaos  # noqa: PLC0415
+
+    url = database_url or get_settings().database_url
+    if not url.startswith("postgresql"):
+        raise CliError("rma chaos needs PostgreSQL: pass --database-url or set RMA_DATABASE_URL")
+    plan = ChaosPlan(
+        returns=returns,
+        kill_every=kill_every,
+        flush_redis=flush_redis,
+        restart_postgres=restart_postgres,
+        timeout=timeout,
+    )
+    result = run_chaos(plan, database_url=url, workdir=workdir or Path(tempfile.mkdtemp(prefix="rma-chaos-")))
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        for key in (
+            "submitted",
+            "completed",
+            "lost",
+            "needs_attention",
+            "duplicate_labels",
+            "duplicate_refunds",
+            "over_refunds",
+            "kills",
+            "fault_points_fired",
+            "recovery_seconds",
+            "notes",
+            "audit_sound",
+        ):
+            typer.echo(f"{key}: {result[key]}")
+    bad = result["lost"] or result["duplicate_labels"] or result["duplicate_refunds"] or result["over_refunds"]
+    if bad or not result["audit_sound"]:
+        raise typer.Exit(EXIT_FAILURE)

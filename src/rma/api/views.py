@@ -29,6 +29,7 @@ from rma.domain.errors import InvalidRmaNumberError
 from rma.domain.lifecycle import Status
 from rma.domain.returns import ReturnAuthorization
 from rma.domain.rma_numbers import parse_rma_number
+from rma.domain.validation import FieldError
 from rma.services.ports import LabelRecord, RefundRecord, UnitOfWork
 
 MAX_ORDER_RETURNS = 500
@@ -46,7 +47,8 @@ def find(uow: UnitOfWork, ref: str) -> ReturnAuthorization:
         try:
             rma_number = parse_rma_number(ref)
         except InvalidRmaNumberError as exc:
-            raise ApiError(422, f"{ref!r} is neither a return id nor a valid RMA number: {exc}") from None
+            reason = f"neither a return id nor a valid RMA number: {exc}"
+            raise ApiError(422, f"{ref!r} is {reason}", fields=[FieldError(field="ref", reason=reason)]) from None
         ret = uow.returns.get_by_rma_number(rma_number)
     else:
         ret = uow.returns.get(return_id)

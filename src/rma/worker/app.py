@@ -56,7 +56,8 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "worker_hijack_root_logger": False,
         "worker_consumer": "rma.worker.consumer:DeadLetteringConsumer",
         "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # Flower sees tasks from the workers' events; a "sent" event per publish would double every publish's cost.
+        "task_send_sent_event": False,
         "worker_max_tasks_per_child": 10_000,
         "beat_schedule": beat_schedule(settings),
     }

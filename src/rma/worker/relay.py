@@ -1,12 +1,16 @@
 """The outbox relay: publishes committed outbox rows as Celery chains, then deletes them.
 
-Runs right after each commit (for the rows that commit wrote) and as a periodic job (for rows left behind by a crash
-between commit and publish). Several relays may run at once: on PostgreSQL each takes its rows with
-FOR UPDATE SKIP LOCKED; a row published twice in a rare race is harmless because every task is idempotent.
+Right after each commit the messages that commit wrote are published from memory, and their rows are deleted in
+batches by a background thread: no second transaction in the request or task path. The periodic sweep publishes rows
+left behind (a crash between commit and publish, or before the batched delete: then the message goes out twice, which
+is harmless because every task is idempotent). Several sweeps may run at once: on PostgreSQL each takes its rows with
+FOR UPDATE SKIP LOCKED.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,21 +33,66 @@ def build_signature(app: Celery, message: dict[str, Any]) -> Signature:
     return steps[0] if len(steps) == 1 else chain(*steps)
 
 
-class OutboxRelay:
-    def __init__(self, app: Celery) -> None:
-        self._app = app
+class _BatchDeleter:
+    """Deletes published outbox rows in batches from a daemon thread (one statement per interval, not per commit)."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self._interval = interval
+        self._pending: list[int] = []
+        self._lock = threading.Lock()
         self._sessions: sessionmaker[Session] | None = None
+        self._thread: threading.Thread | None = None
 
     def bind(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def publish_ids(self, ids: Sequence[int]) -> None:
-        """After-commit hook. A failure here is logged, not raised: the rows stay and the periodic relay sends them."""
+    def add(self, ids: list[int]) -> None:
+        with self._lock:
+            self._pending.extend(ids)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="outbox-deleter", daemon=True)
+                self._thread.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            ids, self._pending = self._pending, []
+        if ids and self._sessions is not None:
+            with self._sessions() as session, session.begin():
+                session.execute(delete(OutboxRow).where(OutboxRow.id.in_(ids)))
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._interval)
+            try:
+                self.flush()
+            except Exception as exc:  # noqa: BLE001 - a later sweep republishes what was not deleted; harmless
+                log.warning("outbox_delete_deferred", error=f"{exc.__class__.__name__}: {exc}")
+
+
+class OutboxRelay:
+    def __init__(self, app: Celery) -> None:
+        self._app = app
+        self._sessions: sessionmaker[Session] | None = None
+        self._deleter = _BatchDeleter()
+
+    def bind(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._deleter.bind(sessions)
+
+    def flush_deletes(self) -> None:
+        self._deleter.flush()
+
+    def publish_committed(self, rows: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        """After-commit hook. A failure here is logged, not raised: the rows stay and the periodic sweep sends them."""
         fault_point("outbox.after_commit")
         try:
-            self._publish(select(OutboxRow).where(OutboxRow.id.in_(list(ids))))
+            with self._app.producer_or_acquire() as producer:
+                for _, message in rows:
+                    build_signature(self._app, message).apply_async(producer=producer)
         except Exception as exc:  # noqa: BLE001 - the committed work must not fail because the broker hiccupped
-            log.warning("outbox_publish_deferred", rows=len(ids), error=f"{exc.__class__.__name__}: {exc}")
+            log.warning("outbox_publish_deferred", rows=len(rows), error=f"{exc.__class__.__name__}: {exc}")
+            return
+        self._deleter.add([row_id for row_id, _ in rows])
 
     def publish_pending(self, *, older_than_seconds: float, limit: int = 500) -> int:
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than_seconds)

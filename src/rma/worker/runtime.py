@@ -34,7 +34,7 @@ def runtime_for(app: Celery) -> Runtime:
     if runtime is None:
         relay = OutboxRelay(app)
         # Messages a unit of work queued are published as soon as it commits; the relay job catches the rest.
-        runtime = build_runtime(settings_for(app), after_commit=relay.publish_ids)
+        runtime = build_runtime(settings_for(app), after_commit=relay.publish_committed)
         relay.bind(runtime.sessions)
         _runtimes[app] = runtime
         _relays[app] = relay

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
@@ -21,11 +21,12 @@ from rma.domain.errors import ConcurrentUpdateError, DuplicateRequestError
 _UPSTREAM_KEY_HINTS = ("uq_returns_channel_upstream", "returns.channel, returns.upstream_request_id")
 
 
-AfterCommit = Callable[[Sequence[int]], None]
+# Called with (outbox row id, message) for each message this unit of work committed: the publisher's cue.
+AfterCommit = Callable[[Sequence[tuple[int, dict[str, Any]]]], None]
 
 
 class SqlAlchemyUnitOfWork:
-    """`after_commit` receives the ids of the outbox rows this unit of work committed (the publisher's cue)."""
+    """`after_commit` receives the outbox rows this unit of work committed, to publish them at once."""
 
     def __init__(self, session_factory: sessionmaker[Session], *, after_commit: AfterCommit | None = None) -> None:
         self._session_factory = session_factory
@@ -59,7 +60,7 @@ class SqlAlchemyUnitOfWork:
         session = self.session
         try:
             session.flush()
-            outbox_ids = [row.id for row in self.stores.outbox_rows]
+            outbox = [(row.id, row.message) for row in self.stores.outbox_rows]
             session.commit()
         except StaleDataError as exc:
             session.rollback()
@@ -70,8 +71,8 @@ class SqlAlchemyUnitOfWork:
                 raise DuplicateRequestError(str(exc.orig)) from exc
             raise
         self.stores.outbox_rows.clear()
-        if outbox_ids and self._after_commit is not None:
-            self._after_commit(outbox_ids)
+        if outbox and self._after_commit is not None:
+            self._after_commit(outbox)
 
     def rollback(self) -> None:
         self.session.rollback()

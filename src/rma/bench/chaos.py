@@ -8,7 +8,6 @@ state change committed but before its messages were published. Each of those fir
 
 from __future__ import annotations
 
-import contextlib
 import random
 import shutil
 import signal
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from rma.adapters.clock import AcceleratedClock
@@ -59,16 +59,19 @@ class Injuries:
 
 
 def _closed(stack: BenchStack) -> int:
-    with stack.engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).where(ReturnRow.status == "closed")) or 0)
+    """Closed returns; -1 while the database is unreachable (it is restarted on purpose)."""
+    try:
+        with stack.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).where(ReturnRow.status == "closed")) or 0)
+    except OperationalError:
+        return -1
 
 
 def _recovery(stack: BenchStack, since: float, before: int, *, limit: float = 120.0) -> float | None:
     """Seconds from an injury until returns close again."""
     while time.monotonic() - since < limit:
-        with contextlib.suppress(Exception):  # the database may be the thing that is down
-            if _closed(stack) > before:
-                return round(time.monotonic() - since, 1)
+        if _closed(stack) > before:
+            return round(time.monotonic() - since, 1)
         time.sleep(0.25)
     return None
 
@@ -81,9 +84,13 @@ def restart_postgres() -> str:
     versions = sorted(p.name for p in Path("/etc/postgresql").iterdir())
     version = versions[-1]
     try:
-        subprocess.run([ctl, "--skip-systemctl-redirect", version, "main", "restart"], check=True, timeout=120)  # noqa: S603
+        subprocess.run(  # noqa: S603
+            [ctl, "--skip-systemctl-redirect", version, "main", "restart"], check=True, timeout=120, capture_output=True
+        )
     finally:
-        subprocess.run([ctl, "--skip-systemctl-redirect", version, "main", "start"], check=False, timeout=120)  # noqa: S603
+        subprocess.run(  # noqa: S603 - a no-op when it is running; brings it back when the restart failed half-way
+            [ctl, "--skip-systemctl-redirect", version, "main", "start"], check=False, timeout=120, capture_output=True
+        )
     return version
 
 

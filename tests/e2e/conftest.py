@@ -202,7 +202,10 @@ def keep_alive() -> Callable[[Supervisor], Iterator[None]]:
 
         def loop() -> None:
             while not stop.wait(0.5):
-                supervisor.check()
+                try:
+                    supervisor.check()
+                except Exception as exc:  # noqa: BLE001 - keep restarting; say why one attempt failed
+                    print(f"supervisor check failed: {exc!r}")  # noqa: T201
 
         thread = threading.Thread(target=loop, daemon=True)
         thread.start()

@@ -107,7 +107,11 @@ def test_a_worker_killed_mid_task_loses_nothing_and_does_nothing_twice(stack: St
         what="the label to be sold but not yet recorded",
     )
     stack.supervisor.kill("worker-labels", signal.SIGKILL)
-    wait_until(lambda: stack.supervisor.restarts("worker-labels") >= 1, timeout=10, what="the labels worker restart")
+    wait_until(
+        lambda: bool(stack.supervisor.check()) or stack.supervisor.restarts("worker-labels") >= 1,
+        timeout=20,
+        what="the labels worker restart",
+    )
 
     _wait_closed(stack, [return_id], timeout=120)
     assert stack.count(SandboxLabelRow) == 1  # the retry found the carrier's label by its idempotency key
@@ -206,3 +210,46 @@ def test_the_audit_finds_the_run_sound(stack: Stack) -> None:
     assert done.returncode == 0, report["violations"]
     assert report["sound"] is True
     assert len(report["dead_letters"]) >= 3  # the poison messages, listed
+
+
+# One real task per stage queue, and arguments of the wrong shape for it.
+_WRONG_SCHEMA = {
+    "rma.intake": ("rma.intake.submit", {"request": {"bogus": 1}}),
+    "rma.issuance": ("rma.issuance.issue", {"return_id": 42}),
+    "rma.labels": ("rma.labels.issue_label", {"return_id": 42}),
+    "rma.tracking": ("rma.tracking.poll", {"return_ids": "not-a-list"}),
+    "rma.inspection": ("rma.inspection.inspect", {"return_id": 42}),
+    "rma.refunds": ("rma.refunds.issue_refund", {"return_id": 42}),
+    "rma.notify": ("rma.notify.send", {"return_id": 42}),
+    "rma.maintenance": ("rma.maintenance.close", {"return_id": 42}),
+}
+
+
+def test_bad_messages_on_every_stage_queue_are_dead_lettered(stack: Stack) -> None:
+    before = stack.count(DeadLetterRow)
+    oversized = "x" * 1_000_000
+    with Connection(stack.redis.url) as conn:
+        producer = conn.Producer()
+        for queue, (task, wrong_kwargs) in _WRONG_SCHEMA.items():
+
+            def publish(body: bytes, content_type: str, *, task: str = task, queue: str = queue) -> None:
+                producer.publish(
+                    body,
+                    routing_key=queue,
+                    exchange="",
+                    content_type=content_type,
+                    content_encoding="binary" if "python" in content_type else "utf-8",
+                    headers={"task": task, "id": str(uuid.uuid4()), "lang": "py"},
+                )
+
+            publish(pickle.dumps(((), {"return_id": str(uuid.uuid4())}, {})), "application/x-python-serialize")
+            publish(b'[[], {"return_id": ', "application/json")
+            publish(json.dumps([[], wrong_kwargs, {}]).encode(), "application/json")
+            publish(json.dumps([[], {"return_id": oversized}, {}]).encode(), "application/json")
+    expected = before + 4 * len(_WRONG_SCHEMA)
+    wait_until(lambda: stack.count(DeadLetterRow) >= expected, timeout=60, what="a dead letter per bad message")
+    assert stack.count(DeadLetterRow) == expected  # nothing else failed along the way
+
+    with stack.client() as client:  # every queue kept moving: a fresh return goes all the way
+        return_id = client.submit(_request()).return_id
+    _wait_closed(stack, [return_id], timeout=90)

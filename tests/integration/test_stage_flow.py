@@ -30,13 +30,14 @@ from rma.services.context import StageContext
 from rma.services.intake import submit_return
 from rma.services.issuance import decide_review, issue
 from rma.services.ports import RefundOrder
-from rma.services.steps import CLOSE, INSPECT, ISSUE, ISSUE_LABEL, NOTIFY, POLL, REFUND
+from rma.services.steps import CLOSE, INSPECT, ISSUE, ISSUE_LABEL, ISSUE_MANY, NOTIFY, POLL, REFUND
 
 
 def run_outbox(ctx: StageContext, engine: Engine, *, rounds: int = 20) -> list[str]:
     """Execute queued chains the way the workers would, until nothing is left; answers the task names run."""
     handlers = {
         ISSUE: lambda kw: issue(ctx, uuid.UUID(kw["return_id"])),
+        ISSUE_MANY: lambda kw: [issue(ctx, uuid.UUID(rid)) for rid in kw["return_ids"]],
         ISSUE_LABEL: lambda kw: labels.issue_label(ctx, uuid.UUID(kw["return_id"])),
         POLL: lambda kw: tracking.poll(ctx, [uuid.UUID(r) for r in kw["return_ids"]]),
         INSPECT: lambda kw: inspection.inspect(ctx, uuid.UUID(kw["return_id"]), grade=None, inspector="auto"),
@@ -230,3 +231,26 @@ def test_parcel_fates(make_ctx: Any, make_request: Any, engine: Engine, clock: M
     ]
     assert outcomes["returned"][-4:] == [Status.IN_TRANSIT, Status.EXCEPTION, Status.CANCELLED, Status.CLOSED]
     assert outcomes["never_shipped"][-3:] == [Status.LABEL_ISSUED, Status.EXPIRED, Status.CLOSED]
+
+
+def test_a_batch_is_stored_in_bulk_and_issued_in_chunks(
+    make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
+) -> None:
+    from rma.services.intake import submit_batch  # noqa: PLC0415
+
+    ctx = make_ctx()
+    requests = [make_request(order_id=f"bulk-{i}") for i in range(250)]
+    repeat = requests[3]
+    results = submit_batch(ctx.uow, [*requests, repeat], now=clock.now(), due_at=ctx.machine_deadline())
+    assert sum(r.created for r in results) == 250
+    assert results[-1].return_id == results[3].return_id
+    with engine.connect() as conn:
+        messages = [m for (m,) in conn.execute(select(OutboxRow.message))]
+    assert [len(m["chain"][0]["kwargs"]["return_ids"]) for m in messages] == [100, 100, 50]
+    again = submit_batch(ctx.uow, requests[:10], now=clock.now(), due_at=ctx.machine_deadline())
+    assert [r.return_id for r in again] == [r.return_id for r in results[:10]]
+    assert not any(r.created for r in again)
+    ran = run_outbox(ctx, engine)
+    assert ran.count(ISSUE_MANY) == 3
+    with ctx.uow() as uow:
+        assert Status.REQUESTED not in uow.returns.count_by_status()

@@ -126,6 +126,11 @@ class Step:
 class ReturnRepository(Protocol):
     def add(self, ret: ReturnAuthorization) -> None: ...
 
+    def add_many(self, rets: Sequence[ReturnAuthorization]) -> None:
+        """Insert new returns (status requested) in bulk."""
+
+    def ids_by_upstream(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID]: ...
+
     def save(self, ret: ReturnAuthorization) -> None:
         """Write the changes made to a return loaded through this repository; raise ConcurrentUpdateError if another
         writer committed a change to it since it was loaded. New customer-visible transitions queue a message."""

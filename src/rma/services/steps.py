@@ -14,6 +14,7 @@ from rma.services.ports import Step
 
 INTAKE = "rma.intake.submit"
 ISSUE = "rma.issuance.issue"
+ISSUE_MANY = "rma.issuance.issue_many"
 ISSUE_LABEL = "rma.labels.issue_label"
 POLL = "rma.tracking.poll"
 INSPECT = "rma.inspection.inspect"

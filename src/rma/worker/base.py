@@ -88,12 +88,13 @@ class RmaTask(Task[Any, Any]):
                 countdown = backoff_seconds(retries)
                 log.warning("task_retry", error=describe(exc), retry=retries + 1, countdown=countdown)
                 raise self.retry(exc=exc, countdown=countdown) from exc
-            self._give_up(exc, kwargs, exhausted=is_transient(exc))
+            self.give_up(exc, kwargs, exhausted=is_transient(exc))
             return None
         finally:
             structlog.contextvars.unbind_contextvars("task_id", "task_name", "stage", "return_id", "rma_number")
 
-    def _give_up(self, exc: BaseException, kwargs: Mapping[str, Any], *, exhausted: bool) -> None:
+    def give_up(self, exc: BaseException, kwargs: Mapping[str, Any], *, exhausted: bool) -> None:
+        """Dead-letter the message (or one item of a batch) with its cause and park its return."""
         cause = f"{'retries exhausted: ' if exhausted else ''}{describe(exc)}"[:2000]
         return_id = _maybe_uuid(kwargs.get("return_id"))
         delivery = self.request.delivery_info or {}

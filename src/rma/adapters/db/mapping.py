@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rma.adapters.db.tables import ReturnLineRow, ReturnRow, TimelineRow
 from rma.domain.lifecycle import Actor, Status, TimelineEntry
 from rma.domain.policy.evaluate import Decision
@@ -109,3 +111,53 @@ def update_row(row: ReturnRow, ret: ReturnAuthorization) -> None:
 def new_entries(row: ReturnRow, ret: ReturnAuthorization) -> list[TimelineEntry]:
     """Timeline entries of `ret` not yet on `row` (call before `update_row`)."""
     return ret.timeline[len(row.timeline) :]
+
+
+def new_rows(ret: ReturnAuthorization) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Plain values for a bulk insert of a new return: (return, its lines, its timeline). No ORM objects: fast."""
+    ret_values = {
+        "id": ret.id,
+        "channel": ret.channel,
+        "upstream_request_id": ret.upstream_request_id,
+        "order_id": ret.request.order_id,
+        "customer_id": ret.request.customer_id,
+        "currency": ret.request.currency,
+        "amount_captured": ret.request.amount_captured,
+        "request": ret.request.model_dump(mode="json"),
+        "created_at": ret.created_at,
+        "updated_at": ret.updated_at,
+        "status": ret.status.value,
+        "status_due_at": ret.due_at,
+        "rma_number": ret.rma_number,
+        "attention_cause": ret.attention_cause,
+        "policy_version": None,
+        "decision": None,
+        "redrive_count": 0,
+        "version": 1,
+    }
+    lines = [
+        {
+            "return_id": ret.id,
+            "position": position,
+            "order_line_id": line.order_line_id,
+            "sku": line.sku,
+            "category": line.category,
+            "quantity": line.quantity,
+            "status": line.status.value,
+        }
+        for position, line in enumerate(ret.lines)
+    ]
+    timeline = [
+        {
+            "return_id": ret.id,
+            "seq": entry.seq,
+            "from_status": entry.from_status.value if entry.from_status is not None else None,
+            "to_status": entry.to_status.value,
+            "at": entry.at,
+            "actor": entry.actor.value,
+            "cause": entry.cause,
+            "line_id": entry.line_id,
+        }
+        for entry in ret.timeline
+    ]
+    return ret_values, lines, timeline

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from rma.adapters.db.mapping import new_entries, new_row, to_domain, update_row
-from rma.adapters.db.tables import NotificationRow, RefundRow, ReturnLineRow, ReturnRow
+from rma.adapters.db.mapping import new_entries, new_row, new_rows, to_domain, update_row
+from rma.adapters.db.tables import NotificationRow, RefundRow, ReturnLineRow, ReturnRow, TimelineRow
 from rma.adapters.db.upsert import insert_or_ignore
 from rma.domain.errors import ConcurrentUpdateError, DomainError
 from rma.domain.lifecycle import Status, TimelineEntry
@@ -39,6 +39,27 @@ class SqlAlchemyReturnRepository:
         self._session.add(row)
         self._rows[ret.id] = row
         self._queue_notifications(ret, ret.timeline)
+
+    def add_many(self, rets: Sequence[ReturnAuthorization]) -> None:
+        """Insert new returns in three bulk statements (the batch intake's path). They are not tracked for `save`,
+        and none may be in a customer-visible status yet (no notifications are queued here)."""
+        if not rets:
+            return
+        if any(ret.status in CUSTOMER_EVENTS for ret in rets):
+            raise DomainError("add_many takes new returns only (status requested)")
+        rows = [new_rows(ret) for ret in rets]
+        self._session.execute(insert(ReturnRow), [ret for ret, _, _ in rows])
+        self._session.execute(insert(ReturnLineRow), [line for _, lines, _ in rows for line in lines])
+        self._session.execute(insert(TimelineRow), [entry for _, _, timeline in rows for entry in timeline])
+
+    def ids_by_upstream(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
+        """Existing returns for (channel, upstream request id) keys, in one query."""
+        if not keys:
+            return {}
+        stmt = select(ReturnRow.channel, ReturnRow.upstream_request_id, ReturnRow.id).where(
+            tuple_(ReturnRow.channel, ReturnRow.upstream_request_id).in_(list(keys))
+        )
+        return {(channel, upstream): rid for channel, upstream, rid in self._session.execute(stmt)}
 
     def save(self, ret: ReturnAuthorization) -> None:
         row = self._rows.get(ret.id)

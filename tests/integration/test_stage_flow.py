@@ -254,3 +254,45 @@ def test_a_batch_is_stored_in_bulk_and_issued_in_chunks(
     assert ran.count(ISSUE_MANY) == 3
     with ctx.uow() as uow:
         assert Status.REQUESTED not in uow.returns.count_by_status()
+
+
+class CountingCarrier:
+    """Wraps the sandbox carrier and counts tracking calls."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.track_calls: list[int] = []
+
+    def create_label(self, request: Any) -> Any:
+        return self.inner.create_label(request)
+
+    def find_label(self, key: str) -> Any:
+        return self.inner.find_label(key)
+
+    def track(self, numbers: Any) -> Any:
+        self.track_calls.append(len(numbers))
+        return self.inner.track(numbers)
+
+
+def test_one_tick_selects_due_parcels_and_polls_one_carrier_call_per_batch(
+    make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
+) -> None:
+    import dataclasses  # noqa: PLC0415
+
+    from rma.services.intake import submit_batch  # noqa: PLC0415
+
+    base = make_ctx()
+    carrier = CountingCarrier(base.carrier)
+    ctx = dataclasses.replace(base, carrier=carrier)
+    requests = [make_request(order_id=f"poll-{i}") for i in range(120)]
+    submit_batch(ctx.uow, requests, now=clock.now(), due_at=ctx.machine_deadline())
+    run_outbox(ctx, engine)  # issued and labelled: 120 parcels waiting for their first poll
+    clock.advance(timedelta(hours=3))
+    assert tracking.tick(ctx, batch_size=50, max_batches=10) == 120
+    with engine.connect() as conn:
+        polls = [m["chain"][0]["kwargs"]["return_ids"] for (m,) in conn.execute(select(OutboxRow.message))]
+    assert [len(batch) for batch in polls] == [50, 50, 20]
+    assert tracking.tick(ctx, batch_size=50, max_batches=10) == 0  # leased: a second tick queues nothing
+    run_outbox(ctx, engine)
+    assert carrier.track_calls == [50, 50, 20]  # one carrier call per batch, not per return

@@ -21,7 +21,7 @@ from rma.adapters.db.tables import ShipmentRow
 URL = sys.argv[1] if len(sys.argv) > 1 else "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RETURNS, IN_TRANSIT, LIMIT = 1_000_000, 100_000, 10_000
 
-FILL = f"""  # noqa: S608 - constants of this script, no input
+FILL = f"""
 INSERT INTO returns (id, channel, upstream_request_id, order_id, customer_id, status, currency, amount_captured,
                      request, created_at, updated_at, version, redrive_count, status_due_at)
 SELECT md5(g::text)::uuid, 'bench', 'r-' || g, 'o-' || g, 'c-' || (g % 50000),
@@ -34,7 +34,7 @@ SELECT md5(g::text)::uuid, '1Z' || g, CASE WHEN g <= {IN_TRANSIT} THEN 'in_trans
        now() + interval '14 days', 1
 FROM generate_series(1, {RETURNS}) AS g;
 ANALYZE returns; ANALYZE shipments;
-"""
+"""  # noqa: S608 - built from this script's constants, no input
 
 
 def main() -> None:

@@ -128,14 +128,15 @@ def run_chaos(plan: ChaosPlan, *, database_url: str, workdir: Path) -> dict[str,
     stack = start_bench_stack(
         database_url=database_url,
         workdir=workdir,
-        extra_env={"RMA_FAULT_MARKERS": str(markers), "RMA_REDRIVE_AFTER_SECONDS": "5"},
+        # A short run: two application days per second let every parcel arrive (or its label expire) in seconds.
+        extra_env={"RMA_FAULT_MARKERS": str(markers), "RMA_REDRIVE_AFTER_SECONDS": "5", "RMA_CLOCK_SPEED": "172800"},
         per_process_env={name: {"RMA_FAULTS": fault} for name, fault in FAULTS.items()},
     )
     injuries = Injuries()
     done = threading.Event()
     try:
         with ReturnsClient(stack.api_url, API_KEY, timeout=60) as client:
-            requests = generate(plan.returns, today=datetime.now(UTC).date(), seed=plan.seed)
+            requests = generate(plan.returns, today=stack.today(), seed=plan.seed)
             submitted = sum(len(client.submit_batch(requests[i : i + 200])) for i in range(0, len(requests), 200))
         injurer = threading.Thread(target=_injure, args=(stack, plan, done, injuries), daemon=True)
         injurer.start()

@@ -91,12 +91,11 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
     time.sleep(2)
 
     # 2. Intake on an idle system: single endpoint, Python client, batch endpoint.
-    today = datetime.now(UTC).date()
     single = measure.intake_single(
-        stack.api_url, API_KEY, generate(plan.single, today=today, seed=101), threads=plan.threads
+        stack.api_url, API_KEY, generate(plan.single, today=stack.today(), seed=101), threads=plan.threads
     )
     client = measure.intake_client(
-        stack.api_url, API_KEY, generate(plan.client, today=today, seed=102), threads=plan.threads
+        stack.api_url, API_KEY, generate(plan.client, today=stack.today(), seed=102), threads=plan.threads
     )
     report["intake_idle"] = {
         "single": single.__dict__,
@@ -108,7 +107,7 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
     # 3. End to end: N returns through the batch endpoint; queue depths sampled; intake probed under the backlog.
     sampler = measure.QueueSampler(stack.redis_url)
     sampler.start()
-    requests = generate(plan.returns, today=today, seed=103)
+    requests = generate(plan.returns, today=stack.today(), seed=103)
     started = time.monotonic()
     batch_result: dict[str, measure.IntakeFigures] = {}
     submitter = threading.Thread(
@@ -119,7 +118,7 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
     )
     submitter.start()
     submitter.join()
-    loaded = measure.intake_single(stack.api_url, API_KEY, generate(300, today=today, seed=104), threads=4)
+    loaded = measure.intake_single(stack.api_url, API_KEY, generate(300, today=stack.today(), seed=104), threads=4)
     finished = _wait_all_closed(stack, plan.timeout)
     elapsed = time.monotonic() - started
     sampler.stop()

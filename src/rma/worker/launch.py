@@ -27,7 +27,8 @@ STAGES: Final[dict[str, StageWorker]] = {
     "inspection": StageWorker(Queue.INSPECTION, "prefork", 1, "record grades, settle refunds, escalate late ones"),
     "refunds": StageWorker(Queue.REFUNDS, "threads", 4, "pay refunds through the gateway (waits on the gateway)"),
     "notify": StageWorker(Queue.NOTIFY, "threads", 8, "customer messages (waits on the e-mail service)"),
-    "maintenance": StageWorker(Queue.MAINTENANCE, "prefork", 1, "close, reconcile, outbox relay"),
+    # Two processes: a long reconciler run must not hold up the closes queued behind it.
+    "maintenance": StageWorker(Queue.MAINTENANCE, "prefork", 2, "close, reconcile, outbox relay"),
 }
 
 

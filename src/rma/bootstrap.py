@@ -4,6 +4,7 @@ Nothing here runs at import time. Worker processes call `build_runtime` after th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -51,7 +52,12 @@ class Runtime:
         self.engine.dispose()
 
 
-def build_runtime(settings: Settings, *, after_commit: AfterCommit | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    *,
+    after_commit: AfterCommit | None = None,
+    backlog: Callable[[str], int] | None = None,
+) -> Runtime:
     engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = make_session_factory(engine)
     clock = make_clock(settings)
@@ -72,5 +78,6 @@ def build_runtime(settings: Settings, *, after_commit: AfterCommit | None = None
         timing=make_timing(settings),
         auto_inspect=settings.auto_inspect,
         auto_review=settings.auto_review,
+        backlog=backlog or (lambda _task: 0),
     )
     return Runtime(settings=settings, engine=engine, sessions=sessions, ctx=ctx)

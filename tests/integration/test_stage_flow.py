@@ -296,3 +296,19 @@ def test_one_tick_selects_due_parcels_and_polls_one_carrier_call_per_batch(
     assert tracking.tick(ctx, batch_size=50, max_batches=10) == 0  # leased: a second tick queues nothing
     run_outbox(ctx, engine)
     assert carrier.track_calls == [50, 50, 20]  # one carrier call per batch, not per return
+
+
+def test_the_reconciler_waits_while_the_stage_queue_still_holds_messages(
+    make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
+) -> None:
+    queued = {ISSUE: 5}
+    ctx = make_ctx(backlog=lambda task: queued.get(task, 0))
+    submit_return(ctx.uow(), make_request(), now=clock.now(), due_at=clock.now())
+    with engine.begin() as conn:
+        conn.execute(delete(OutboxRow))
+    clock.advance(timedelta(minutes=5))
+    deferred = reconcile.reconcile(ctx, limit=100)
+    assert "requested" in deferred.deferred  # a backlog drains first: no duplicate issuance piled on top
+    assert deferred.redriven.get("requested") is None
+    queued[ISSUE] = 0
+    assert reconcile.reconcile(ctx, limit=100).redriven.get("requested") == 1

@@ -39,6 +39,10 @@ class StageContext:
     timing: Timing = field(default_factory=Timing)
     auto_inspect: bool = False
     auto_review: bool = False
+    # Messages waiting in the broker for a task's queue. The reconciler re-drives a stage only when its queue is
+    # empty: while a backlog drains, overdue returns are most likely still queued, and re-sending them would bury the
+    # system under its own duplicates. After a broker loss the queues are empty and re-driving starts at once.
+    backlog: Callable[[str], int] = field(default=lambda _task: 0)
 
     def machine_deadline(self) -> datetime:
         return self.clock.after_real_seconds(self.timing.redrive_after_seconds)

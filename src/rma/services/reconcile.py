@@ -7,6 +7,7 @@ idempotent; a return re-driven too often is parked in needs_attention for a pers
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,7 @@ from rma.services.ports import Step, UnitOfWork
 from rma.services.steps import NOTIFY, POLL, steps_for
 
 _POLL_AGAIN = frozenset({Status.LABEL_ISSUED, Status.IN_TRANSIT})
+_ANY_ID = uuid.UUID(int=0)
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Reconciled:
     parked: int = 0
     notifications: int = 0
     reviewed: int = 0
+    deferred: list[str] = field(default_factory=list)
 
 
 def reconcile(ctx: StageContext, *, limit: int) -> Reconciled:
@@ -33,11 +36,16 @@ def reconcile(ctx: StageContext, *, limit: int) -> Reconciled:
     now = ctx.clock.now()
     with ctx.uow() as uow:
         for status in (*sorted(MACHINE_STEPS), *sorted(_POLL_AGAIN)):
+            first = POLL if status in _POLL_AGAIN else steps_for(status, _ANY_ID)[0].task
+            if ctx.backlog(first):
+                result.deferred.append(status.value)
+                continue
             _redrive(ctx, uow, status, now=now, limit=limit, result=result)
-        stale_before = datetime.now(UTC) - timedelta(seconds=ctx.timing.redrive_after_seconds)
-        for rid in uow.stores.returns_with_stale_notifications(before=stale_before, limit=limit):
-            uow.stores.enqueue(Step(NOTIFY, {"return_id": str(rid)}))
-            result.notifications += 1
+        if not ctx.backlog(NOTIFY):
+            stale_before = datetime.now(UTC) - timedelta(seconds=ctx.timing.redrive_after_seconds)
+            for rid in uow.stores.returns_with_stale_notifications(before=stale_before, limit=limit):
+                uow.stores.enqueue(Step(NOTIFY, {"return_id": str(rid)}))
+                result.notifications += 1
         uow.commit()
     if ctx.auto_review:
         result.reviewed = _auto_review(ctx, now=now, limit=limit)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import weakref
+from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init
+from kombu import Queue as KombuQueue
 
 from rma.bootstrap import Runtime, build_runtime
 from rma.config import Settings, get_settings
@@ -34,11 +36,25 @@ def runtime_for(app: Celery) -> Runtime:
     if runtime is None:
         relay = OutboxRelay(app)
         # Messages a unit of work queued are published as soon as it commits; the relay job catches the rest.
-        runtime = build_runtime(settings_for(app), after_commit=relay.publish_committed)
+        runtime = build_runtime(
+            settings_for(app), after_commit=relay.publish_committed, backlog=lambda task: queue_backlog(app, task)
+        )
         relay.bind(runtime.sessions)
         _runtimes[app] = runtime
         _relays[app] = relay
     return runtime
+
+
+def queue_backlog(app: Celery, task_name: str) -> int:
+    """Messages waiting in the queue a task name routes to (0 if the broker cannot say: then re-drive)."""
+    queue = task_name.rsplit(".", 1)[0]
+    try:
+        with app.connection_for_read() as connection:
+            declared: Any = KombuQueue(queue).bind(connection.default_channel).queue_declare(passive=True)
+            # (name, message_count, consumer_count); the stubs say str
+            return int(declared.message_count) if declared is not None else 0
+    except Exception:  # noqa: BLE001 - an unanswerable broker must not stop the reconciler
+        return 0
 
 
 @worker_process_init.connect

@@ -24,13 +24,13 @@ RETURNS, IN_TRANSIT, LIMIT = 1_000_000, 100_000, 10_000
 FILL = f"""
 INSERT INTO returns (id, channel, upstream_request_id, order_id, customer_id, status, currency, amount_captured,
                      request, created_at, updated_at, version, redrive_count, status_due_at)
-SELECT md5(g::text)::uuid, 'bench', 'r-' || g, 'o-' || g, 'c-' || (g % 50000),
+SELECT md5(g::text)::uuid, 'bench', 'r-' || g, 'o-' || g, 'c-' || (g %% 50000),
        CASE WHEN g <= {IN_TRANSIT} THEN 'in_transit' ELSE 'closed' END, 'USD', 1000, '{{}}'::jsonb,
        now(), now(), 1, 0, CASE WHEN g <= {IN_TRANSIT} THEN now() + interval '30 days' END
 FROM generate_series(1, {RETURNS}) AS g;
 INSERT INTO shipments (return_id, tracking_number, carrier_status, next_poll_at, expires_at, polls)
 SELECT md5(g::text)::uuid, '1Z' || g, CASE WHEN g <= {IN_TRANSIT} THEN 'in_transit' ELSE 'delivered' END,
-       CASE WHEN g <= {IN_TRANSIT} THEN now() + (g % 1440) * interval '1 minute' - interval '12 hours' END,
+       CASE WHEN g <= {IN_TRANSIT} THEN now() + (g %% 1440) * interval '1 minute' - interval '12 hours' END,
        now() + interval '14 days', 1
 FROM generate_series(1, {RETURNS}) AS g;
 ANALYZE returns; ANALYZE shipments;

@@ -7,9 +7,12 @@ expire and inspections fall due within seconds.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -224,3 +227,16 @@ def dump_logs(stack: Stack, names: list[str] | None = None, lines: int = 40) -> 
         tail = path.read_text(errors="replace").splitlines()[-lines:]
         out.append(f"--- {path.name}\n" + "\n".join(tail))
     return "\n".join(out)
+
+
+def audit(stack: Stack) -> tuple[int, dict[str, Any]]:
+    """`rma audit --json` against the stack's database, as an operator runs it: (exit code, report)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "rma.cli.main", "audit", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **stack.env},
+    )
+    return done.returncode, json.loads(done.stdout)

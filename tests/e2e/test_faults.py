@@ -6,7 +6,6 @@ refund per refund decision at the gateway, one customer message per (return, eve
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import signal
 import subprocess
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 from kombu import Connection
 from sqlalchemy import Engine
-from tests.e2e.conftest import RedisServer, Stack, dump_logs, start_stack, wait_until
+from tests.e2e.conftest import RedisServer, Stack, audit, dump_logs, start_stack, wait_until
 
 from rma.adapters.db.tables import (
     DeadLetterRow,
@@ -198,16 +197,8 @@ def test_poison_messages_are_dead_lettered_and_the_queue_keeps_moving(stack: Sta
 
 
 def test_the_audit_finds_the_run_sound(stack: Stack) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "rma.cli.main", "audit", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, **stack.env},
-    )
-    report = json.loads(done.stdout)
-    assert done.returncode == 0, report["violations"]
+    code, report = audit(stack)
+    assert code == 0, report["violations"]
     assert report["sound"] is True
     assert len(report["dead_letters"]) >= 3  # the poison messages, listed
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine, select
-from tests.e2e.conftest import RedisServer, Stack, dump_logs, start_stack, wait_until
+from tests.e2e.conftest import RedisServer, Stack, audit, dump_logs, start_stack, wait_until
 
 from rma.adapters.db.tables import (
     DeadLetterRow,
@@ -164,15 +160,7 @@ def test_an_upstream_can_submit_by_celery_message(stack: Stack) -> None:
 
 
 def test_the_audit_finds_the_run_sound(stack: Stack) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "rma.cli.main", "audit", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, **stack.env},
-    )
-    report = json.loads(done.stdout)
-    assert done.returncode == 0, report["violations"]
+    code, report = audit(stack)
+    assert code == 0, report["violations"]
     assert report["sound"] is True
     assert all(count == 0 for count in report["violations"].values())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -27,6 +29,10 @@ def chaos_command(
 ) -> None:
     """Exit 1 if anything was lost or done twice."""
     from rma.bench.chaos import ChaosPlan, run_chaos  # noqa: PLC0415
+
+    # SIGTERM unwinds like Ctrl-C, so the run's `finally` stops every process it started (they run in their own
+    # sessions and would otherwise outlive it).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     url = database_url or get_settings().database_url
     if not url.startswith("postgresql"):

@@ -171,7 +171,12 @@ def start_bench_stack(
         workdir=workdir,
         keep_schema=keep_schema,
     )
-    if not wait_until(lambda: _ready(stack.api_url), timeout=90):
+    try:
+        ready = wait_until(lambda: _ready(stack.api_url), timeout=90)
+    except BaseException:
+        stack.stop()  # interrupted while starting (Ctrl-C, SIGTERM): leave nothing behind
+        raise
+    if not ready:
         stack.stop()
         raise RuntimeError(f"the stack's API did not become ready; see {workdir / 'logs'}")
     return stack

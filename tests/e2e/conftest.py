@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from tests.conftest import POSTGRES_URL
 from tests.integration.conftest import postgres_url_with_schema
 
 from rma.adapters.db import create_db_engine, migrate
+from rma.bench.harness import free_port
 from rma.cli.stack import stack_specs
 from rma.client import ReturnsClient
 from rma.config import Settings
@@ -35,12 +35,6 @@ from rma.supervisor import ProcessSpec, Supervisor
 
 API_KEY = "e2e-key"
 CLOCK_SPEED = 172_800.0  # two simulated days per real second
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.25, what: str = "") -> None:

@@ -28,6 +28,7 @@ from rma.config import Settings
 from rma.demo.generate import generate
 from rma.domain.lifecycle import Status
 from rma.services.intake import submit_batch
+from rma.services.ports import RefundStatus
 from rma.worker.app import TASK_MODULES, create_app
 from rma.worker.queues import Queue
 from rma.worker.runtime import configure, runtime_for
@@ -162,7 +163,9 @@ def _summarise(sessions: sessionmaker[Session], total: int, wall: float) -> Summ
             for status, count in session.execute(select(ReturnRow.status, func.count()).group_by(ReturnRow.status))
         }
         refund_total, refunds = session.execute(
-            select(func.coalesce(func.sum(RefundRow.amount), 0), func.count()).where(RefundRow.status == "succeeded")
+            select(func.coalesce(func.sum(RefundRow.amount), 0), func.count()).where(
+                RefundRow.status == RefundStatus.SUCCEEDED.value
+            )
         ).one()
         rows = session.execute(
             select(TimelineRow.return_id, TimelineRow.from_status, TimelineRow.at)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from rma.domain.lifecycle import Actor, Status
+from rma.domain.lifecycle import SETTLED_STATUSES, Actor, Status
 from rma.services.context import StageContext
 from rma.services.issuance import load
 
-CLOSABLE = frozenset({Status.REFUNDED, Status.REJECTED, Status.EXPIRED, Status.CANCELLED})
+CLOSABLE = SETTLED_STATUSES - {Status.CLOSED}
 
 
 def close(ctx: StageContext, return_id: uuid.UUID) -> Status:

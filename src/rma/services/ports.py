@@ -167,6 +167,14 @@ class LabelRecord:
     document: bytes | None
 
 
+class RefundStatus(StrEnum):
+    """A refund decision's state at the gateway (stored in `refunds.status`)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class RefundRecord:
     id: int
@@ -175,7 +183,7 @@ class RefundRecord:
     amount: int
     currency: str
     lines: dict[str, int]
-    status: str
+    status: RefundStatus
     gateway_refund_id: str | None
 
 

@@ -15,10 +15,7 @@ from rma.domain.returns import ReturnAuthorization
 from rma.faults import fault_point
 from rma.services.context import StageContext
 from rma.services.errors import PermanentStageError, ReturnNotFoundError
-from rma.services.ports import ProviderError, RefundOrder, UnitOfWork
-
-_PENDING = "pending"
-_SUCCEEDED = "succeeded"
+from rma.services.ports import ProviderError, RefundOrder, RefundStatus, UnitOfWork
 
 
 def open_refund(
@@ -60,7 +57,7 @@ def issue_refund(ctx: StageContext, return_id: uuid.UUID) -> Status:
             raise ReturnNotFoundError(f"no return {return_id}")
         if ret.status is not Status.REFUND_PENDING:
             return ret.status
-        pending = [r for r in uow.stores.refunds(return_id) if r.status in {_PENDING, _SUCCEEDED}]
+        pending = [r for r in uow.stores.refunds(return_id) if r.status is not RefundStatus.FAILED]
         if not pending:
             raise PermanentStageError(f"return {ret.rma_number or ret.id} is refund_pending without a refund decision")
         refund = pending[-1]

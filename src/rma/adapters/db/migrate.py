@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
@@ -9,24 +11,21 @@ from sqlalchemy import Engine
 SCRIPT_LOCATION = "rma.adapters.db:migrations"
 
 
-def _config(engine: Engine) -> tuple[Config, Engine]:
+def _run(engine: Engine, alembic_command: Callable[..., object], *args: object, **kwargs: object) -> None:
+    """Run an Alembic command in one transaction on `engine` (env.py picks the connection up)."""
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
-    return config, engine
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        alembic_command(config, *args, **kwargs)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    config, _ = _config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    _run(engine, command.upgrade, revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
-    config, _ = _config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    _run(engine, command.downgrade, revision)
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -38,7 +37,4 @@ def current_revision(engine: Engine) -> str | None:
 
 def autogenerate(engine: Engine, message: str) -> None:
     """Write a new revision from the difference between the models and the database (a developer tool)."""
-    config, _ = _config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.revision(config, message=message, autogenerate=True)
+    _run(engine, command.revision, message=message, autogenerate=True)

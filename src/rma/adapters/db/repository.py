@@ -18,6 +18,7 @@ from rma.domain.lifecycle import Status, TimelineEntry
 from rma.domain.notifications import CUSTOMER_EVENTS
 from rma.domain.policy.evaluate import OrderHistory
 from rma.domain.returns import ReturnAuthorization
+from rma.services.ports import RefundStatus
 
 # Units on lines in these statuses are free to be claimed again by a later return of the same order line.
 _RELEASED = (Status.REJECTED.value, Status.CANCELLED.value, Status.EXPIRED.value)
@@ -135,7 +136,7 @@ class SqlAlchemyReturnRepository:
         claimed = {line_id: int(total) for line_id, total in self._session.execute(stmt)}
         refunded: dict[str, int] = {}
         refunds = select(RefundRow.lines).where(
-            RefundRow.channel == channel, RefundRow.order_id == order_id, RefundRow.status != "failed"
+            RefundRow.channel == channel, RefundRow.order_id == order_id, RefundRow.status != RefundStatus.FAILED.value
         )
         if excluding is not None:
             refunds = refunds.where(RefundRow.return_id != excluding)

@@ -29,12 +29,9 @@ from rma.services.ports import (
     LabelRecord,
     PendingNotification,
     RefundRecord,
+    RefundStatus,
     Step,
 )
-
-REFUND_PENDING = "pending"
-REFUND_SUCCEEDED = "succeeded"
-REFUND_FAILED = "failed"
 
 
 class SqlAlchemyStores:
@@ -215,7 +212,7 @@ class SqlAlchemyStores:
                     amount=amount,
                     currency=ret.request.currency,
                     lines=lines,
-                    status=REFUND_PENDING,
+                    status=RefundStatus.PENDING.value,
                     created_at=at,
                 )
             )
@@ -231,7 +228,7 @@ class SqlAlchemyStores:
                 amount=row.amount,
                 currency=row.currency,
                 lines={k: int(v) for k, v in row.lines.items()},
-                status=row.status,
+                status=RefundStatus(row.status),
                 gateway_refund_id=row.gateway_refund_id,
             )
             for row in self._session.scalars(stmt)
@@ -245,13 +242,13 @@ class SqlAlchemyStores:
 
     def settle_refund(self, idempotency_key: str, *, gateway_refund_id: str, at: datetime) -> None:
         row = self._refund_row(idempotency_key)
-        row.status = REFUND_SUCCEEDED
+        row.status = RefundStatus.SUCCEEDED.value
         row.gateway_refund_id = gateway_refund_id
         row.settled_at = at
 
     def fail_refund(self, idempotency_key: str, *, cause: str, at: datetime) -> None:
         row = self._refund_row(idempotency_key)
-        row.status = REFUND_FAILED
+        row.status = RefundStatus.FAILED.value
         row.failure = cause[:500]
         row.settled_at = at
 

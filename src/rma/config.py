@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     inspection_tick_seconds: float = Field(default=60.0, gt=0)
     reconcile_seconds: float = Field(default=30.0, gt=0)
     outbox_relay_seconds: float = Field(default=5.0, gt=0)
+    notify_tick_seconds: float = Field(default=2.0, gt=0, description="how often unsent customer messages go out")
+    notify_batch_size: int = Field(default=100, ge=1, le=1000)
 
     @field_validator("rma_prefix")
     @classmethod

@@ -139,6 +139,7 @@ def stack_env(database_url: str, broker_url: str, *, api_port: int, flower_port:
         "RMA_INSPECTION_TICK_SECONDS": "0.5",
         "RMA_RECONCILE_SECONDS": "1",
         "RMA_OUTBOX_RELAY_SECONDS": "1",
+        "RMA_NOTIFY_TICK_SECONDS": "1",
         "RMA_REDRIVE_AFTER_SECONDS": "4",
         "RMA_POLL_EVERY_HOURS": "12",
         "RMA_LOG_FORMAT": "json",

@@ -48,7 +48,7 @@ def test_a_declined_refund_is_told_and_parked(
         ret = uow.returns.get(return_id)
         assert ret is not None
         (refund,) = uow.stores.refunds(return_id)
-        pending = [n.event for n in uow.stores.pending_notifications(return_id)]
+        pending = [n.event for n in uow.stores.outgoing_notifications(uow.stores.pending_notifications(return_id))]
     assert ret.attention_cause is not None
     assert "card account closed" in ret.attention_cause
     assert refund.status == "failed"

@@ -30,11 +30,12 @@ from rma.services.context import StageContext
 from rma.services.intake import submit_return
 from rma.services.issuance import decide_review, issue
 from rma.services.ports import RefundOrder
-from rma.services.steps import CLOSE, INSPECT, ISSUE, ISSUE_LABEL, ISSUE_MANY, NOTIFY, POLL, REFUND
+from rma.services.steps import CLOSE, INSPECT, ISSUE, ISSUE_LABEL, ISSUE_MANY, NOTIFY, NOTIFY_MANY, POLL, REFUND
 
 
 def run_outbox(ctx: StageContext, engine: Engine, *, rounds: int = 20) -> list[str]:
-    """Execute queued chains the way the workers would, until nothing is left; answers the task names run."""
+    """Execute queued chains the way the workers would, with beat's notify dispatch before each round, until nothing
+    is left; answers the task names run."""
     handlers = {
         ISSUE: lambda kw: issue(ctx, uuid.UUID(kw["return_id"])),
         ISSUE_MANY: lambda kw: [issue(ctx, uuid.UUID(rid)) for rid in kw["return_ids"]],
@@ -43,10 +44,12 @@ def run_outbox(ctx: StageContext, engine: Engine, *, rounds: int = 20) -> list[s
         INSPECT: lambda kw: inspection.inspect(ctx, uuid.UUID(kw["return_id"]), grade=None, inspector="auto"),
         REFUND: lambda kw: refunds.issue_refund(ctx, uuid.UUID(kw["return_id"])),
         NOTIFY: lambda kw: notify.send_notifications(ctx, uuid.UUID(kw["return_id"])),
+        NOTIFY_MANY: lambda kw: notify.send_batch(ctx, kw["notification_ids"]),
         CLOSE: lambda kw: closing.close(ctx, uuid.UUID(kw["return_id"])),
     }
     ran: list[str] = []
     for _ in range(rounds):
+        notify.dispatch(ctx, limit=1000, batch_size=100)
         with engine.begin() as conn:
             rows = conn.execute(select(OutboxRow.id, OutboxRow.message).order_by(OutboxRow.id)).all()
             conn.execute(delete(OutboxRow))
@@ -91,7 +94,8 @@ def test_a_defective_item_goes_all_the_way_to_closed(
     return_id = submit_return(ctx.uow(), request, now=clock.now(), due_at=ctx.machine_deadline()).return_id
 
     ran = run_outbox(ctx, engine)
-    assert ran == [ISSUE, ISSUE_LABEL, NOTIFY]
+    # authorized, then label_issued: each announced by a dispatched batch (customer messages are not chain steps)
+    assert ran == [ISSUE, ISSUE_LABEL, NOTIFY_MANY, NOTIFY_MANY]
     assert _status(ctx, return_id) is Status.LABEL_ISSUED
     assert _count(engine, LabelRow, LabelRow.tracking_number.is_not(None)) == 1
 

@@ -144,6 +144,7 @@ def start_bench_stack(
         "RMA_INSPECTION_TICK_SECONDS": "1",
         "RMA_RECONCILE_SECONDS": "2",
         "RMA_OUTBOX_RELAY_SECONDS": "2",
+        "RMA_NOTIFY_TICK_SECONDS": "1",
         "RMA_REDRIVE_AFTER_SECONDS": "60",
         "RMA_POLL_EVERY_HOURS": "12",
         "RMA_TRACKING_BATCH_SIZE": "200",

@@ -45,30 +45,60 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
     return {"p50": round(cuts[49], 4), "p95": round(cuts[94], 4), "p99": round(cuts[98], 4)}
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants (a prefork worker is a parent and its children)."""
-    children: dict[int, list[int]] = {}
+@dataclass(frozen=True, slots=True)
+class _Proc:
+    ppid: int
+    comm: str
+    cpu_ticks: int  # own user + system time, plus that of children already reaped
+    rss: int
+
+
+def _processes() -> dict[int, _Proc]:
+    table: dict[int, _Proc] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
+            status = (entry / "status").read_text()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0, [pid]
+        head, tail = stat.rsplit(")", 1)
+        fields = tail.split()
+        rss = next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        # fields[0] is the state (field 3 of stat); utime, stime, cutime, cstime are fields 14-17.
+        ticks = sum(int(value) for value in fields[11:15])
+        table[int(entry.name)] = _Proc(int(fields[1]), head.split("(", 1)[1], ticks, rss)
+    return table
+
+
+def _tree(table: dict[int, _Proc], pid: int) -> list[_Proc]:
+    children: dict[int, list[int]] = {}
+    for child, proc in table.items():
+        children.setdefault(proc.ppid, []).append(child)
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) * 1024
+        if current in table:
+            found.append(table[current])
         todo.extend(children.get(current, []))
-    return total
+    return found
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants (a prefork worker is a parent and its children)."""
+    return sum(proc.rss for proc in _tree(_processes(), pid))
+
+
+def cpu_seconds(pids: dict[str, int], *, by_command: tuple[str, ...] = ("postgres",)) -> dict[str, float]:
+    """CPU time (user + system) used so far by each named process tree, and by every process whose command is one of
+    `by_command` (PostgreSQL's backends are not our children). Differences of two readings show where the cores went."""
+    table = _processes()
+    hertz = os.sysconf("SC_CLK_TCK")
+    spent = {name: sum(proc.cpu_ticks for proc in _tree(table, pid)) / hertz for name, pid in pids.items()}
+    for command in by_command:
+        spent[command] = sum(proc.cpu_ticks for proc in table.values() if proc.comm == command) / hertz
+    return spent
 
 
 def bare_chain_rate(app: Celery, redis_url: str, *, chains: int, timeout: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import threading
 import time
@@ -51,6 +52,16 @@ def _rss(stack: BenchStack) -> dict[str, int]:
         for name in stack.supervisor.names()
         if name.startswith("worker-") and stack.supervisor.alive(name)
     }
+
+
+def _cpu(stack: BenchStack) -> dict[str, float]:
+    pids = {name: stack.supervisor.pid(name) for name in stack.supervisor.names() if stack.supervisor.alive(name)}
+    if stack.redis_process is not None:
+        pids["redis-server"] = stack.redis_process.pid
+    spent = measure.cpu_seconds(pids)
+    own = os.times()
+    spent["bench (load generator)"] = own.user + own.system
+    return spent
 
 
 def _wait_all_closed(stack: BenchStack, timeout: float) -> bool:
@@ -107,6 +118,7 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
     # 3. End to end: N returns through the batch endpoint; queue depths sampled; intake probed under the backlog.
     sampler = measure.QueueSampler(stack.redis_url)
     sampler.start()
+    cpu_start = _cpu(stack)
     requests = generate(plan.returns, today=stack.today(), seed=103)
     started = time.monotonic()
     batch_result: dict[str, measure.IntakeFigures] = {}
@@ -122,6 +134,7 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
     finished = _wait_all_closed(stack, plan.timeout)
     elapsed = time.monotonic() - started
     sampler.stop()
+    cpu_end = _cpu(stack)
     peak, peak_at = sampler.peak()
     completed = _total(stack) - single.accepted - client.accepted
     rss_end = _rss(stack)
@@ -143,6 +156,13 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
         "peak_at_seconds": peak_at,
         "drained_seconds_after_peak": sampler.drained_after_peak(),
         "samples": sampler.samples[:: max(1, len(sampler.samples) // 60)],
+    }
+    # Where the two cores went during the end-to-end phase: CPU seconds per process and milliseconds per return.
+    used = {name: cpu_end[name] - cpu_start.get(name, 0.0) for name in cpu_end}
+    report["cpu_end_to_end"] = {
+        "seconds": {name: round(value, 1) for name, value in sorted(used.items(), key=lambda kv: -kv[1])},
+        "ms_per_return": round(1000 * sum(used.values()) / max(completed, 1), 1),
+        "cores_busy": round(sum(used.values()) / elapsed, 2),
     }
     report["rss_mib"] = {
         name: {"start": round(rss_start.get(name, 0) / 2**20, 1), "end": round(rss_end.get(name, 0) / 2**20, 1)}

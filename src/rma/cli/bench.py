@@ -52,6 +52,10 @@ def _table(report: dict[str, Any]) -> Table:
             f"  time in {status} (s)", f"p50 {figures['p50']:.2f}  p95 {figures['p95']:.2f}  p99 {figures['p99']:.2f}"
         )
     table.add_section()
+    cpu = report["cpu_end_to_end"]
+    table.add_row("CPU, end to end", f"{cpu['ms_per_return']} ms per return, {cpu['cores_busy']} cores busy")
+    for name, seconds in cpu["seconds"].items():
+        table.add_row(f"  CPU {name} (s)", str(seconds))
     for name, rss in report["rss_mib"].items():
         table.add_row(f"  RSS {name} (MiB)", f"{rss['start']} -> {rss['end']}")
     return table

@@ -47,6 +47,7 @@ def demo_settings(database: Path, *, speed: float) -> Settings:
         auto_review=True,
         tracking_tick_seconds=0.25,
         inspection_tick_seconds=0.25,
+        notify_tick_seconds=0.25,
         reconcile_seconds=1.0,
         outbox_relay_seconds=0.5,
         redrive_after_seconds=60.0,

@@ -108,8 +108,9 @@ class PaymentGateway(Protocol):
 
 
 class Notifier(Protocol):
-    def send(self, message: CustomerMessage, contact: Contact) -> str:
-        """Deliver once per `message.idempotency_key`; answers the provider's message id."""
+    def send_many(self, messages: Sequence[tuple[CustomerMessage, Contact]]) -> list[str]:
+        """Deliver each message once per `idempotency_key` (a repeat is accepted and not delivered again), in the order
+        given; answers the provider's message ids in the same order. Raises if the provider refused the batch."""
 
 
 # --- persistence ----------------------------------------------------------------------------------------------------
@@ -188,9 +189,16 @@ class RefundRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class PendingNotification:
+class OutgoingNotification:
+    """An unsent customer message with what it takes to render and address it (read without loading the return)."""
+
     id: int
+    return_id: UUID
     event: Status
+    rma_number: str | None
+    reasons: list[str]
+    attention_cause: str | None
+    contact: Contact
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,11 +283,20 @@ class Stores(Protocol):
 
     def fail_refund(self, idempotency_key: str, *, cause: str, at: datetime) -> None: ...
 
-    def pending_notifications(self, return_id: UUID) -> Sequence[PendingNotification]: ...
+    def pending_notifications(self, return_id: UUID) -> Sequence[int]:
+        """Ids of the return's unsent messages."""
 
-    def mark_notified(self, notification_id: int, *, provider_message_id: str, at: datetime) -> None: ...
+    def notifications_to_dispatch(self, *, now: datetime, limit: int) -> Sequence[tuple[int, UUID]]:
+        """Unsent messages not leased to a batch, as (id, return id), oldest first; a return with a message still
+        leased is left out, so its messages go out in order."""
 
-    def returns_with_stale_notifications(self, *, before: datetime, limit: int) -> Sequence[UUID]: ...
+    def lease_notifications(self, notification_ids: Sequence[int], *, until: datetime) -> None: ...
+
+    def outgoing_notifications(self, notification_ids: Sequence[int]) -> Sequence[OutgoingNotification]:
+        """The unsent ones among `notification_ids`, by return and in the order their events happened."""
+
+    def mark_notified(self, sent: Sequence[tuple[int, str]], *, at: datetime) -> None:
+        """Record (notification id, provider message id) pairs as sent."""
 
     def add_dead_letter(self, letter: DeadLetter, *, at: datetime) -> int: ...
 

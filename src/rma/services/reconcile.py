@@ -1,7 +1,8 @@
 """The reconciler: the database is the truth, the broker only a transport.
 
 Every return whose status has outlived its deadline gets the follow-up of that status queued again (a message lost by
-the broker, a worker killed mid-task, a crash between commit and publish). Re-driving is safe because every task is
+the broker, a worker killed mid-task, a crash between commit and publish). Customer messages need no re-drive: the
+notify dispatch tick hands out again any whose lease ran out. Re-driving is safe because every task is
 idempotent; a return re-driven too often is parked in needs_attention for a person.
 """
 
@@ -9,14 +10,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from rma.domain.lifecycle import SETTLED_STATUSES, Status
 from rma.services.context import MACHINE_STEPS, StageContext
 from rma.services.errors import PermanentStageError
 from rma.services.issuance import decide_review
 from rma.services.ports import Step, UnitOfWork
-from rma.services.steps import NOTIFY, POLL, steps_for
+from rma.services.steps import POLL, steps_for
 
 _POLL_AGAIN = frozenset({Status.LABEL_ISSUED, Status.IN_TRANSIT})
 _ANY_ID = uuid.UUID(int=0)
@@ -26,7 +27,6 @@ _ANY_ID = uuid.UUID(int=0)
 class Reconciled:
     redriven: dict[str, int] = field(default_factory=dict)
     parked: int = 0
-    notifications: int = 0
     reviewed: int = 0
     deferred: list[str] = field(default_factory=list)
 
@@ -41,11 +41,6 @@ def reconcile(ctx: StageContext, *, limit: int) -> Reconciled:
                 result.deferred.append(status.value)
                 continue
             _redrive(ctx, uow, status, now=now, limit=limit, result=result)
-        if not ctx.backlog(NOTIFY):
-            stale_before = datetime.now(UTC) - timedelta(seconds=ctx.timing.redrive_after_seconds)
-            for rid in uow.stores.returns_with_stale_notifications(before=stale_before, limit=limit):
-                uow.stores.enqueue(Step(NOTIFY, {"return_id": str(rid)}))
-                result.notifications += 1
         uow.commit()
     if ctx.auto_review:
         result.reviewed = _auto_review(ctx, now=now, limit=limit)

@@ -20,6 +20,8 @@ POLL = "rma.tracking.poll"
 INSPECT = "rma.inspection.inspect"
 REFUND = "rma.refunds.issue_refund"
 NOTIFY = "rma.notify.send"
+NOTIFY_MANY = "rma.notify.send_batch"
+NOTIFY_DISPATCH = "rma.notify.dispatch"
 CLOSE = "rma.maintenance.close"
 
 
@@ -31,22 +33,16 @@ def next_steps(ret: ReturnAuthorization) -> tuple[Step, ...]:
 def steps_for(status: Status, return_id: uuid.UUID) -> tuple[Step, ...]:
     """The same, from the status alone (the reconciler need not load the whole return)."""
     ids = {"return_id": str(return_id)}
+    # Customer messages are not steps: they are rows written with each status change, sent in batches by the notify
+    # stage's dispatch tick (see rma.services.notify).
     chains: dict[Status, tuple[str, ...]] = {
         Status.REQUESTED: (ISSUE,),
-        Status.AUTHORIZED: (ISSUE_LABEL, NOTIFY),
-        Status.REFUND_PENDING: (REFUND, NOTIFY, CLOSE),
-        Status.REFUNDED: (NOTIFY, CLOSE),
-        Status.REJECTED: (NOTIFY, CLOSE),
-        Status.EXPIRED: (NOTIFY, CLOSE),
-        Status.CANCELLED: (NOTIFY, CLOSE),
-        Status.INSPECTED: (NOTIFY, CLOSE),
-        Status.PENDING_REVIEW: (NOTIFY,),
-        Status.LABEL_ISSUED: (NOTIFY,),
-        Status.IN_TRANSIT: (NOTIFY,),
-        Status.DELIVERED: (NOTIFY,),
-        Status.EXCEPTION: (NOTIFY,),
-        Status.REFUND_FAILED: (NOTIFY,),
-        # Closed straight from inspection (nothing refundable): the inspection result still has to be told.
-        Status.CLOSED: (NOTIFY,),
+        Status.AUTHORIZED: (ISSUE_LABEL,),
+        Status.REFUND_PENDING: (REFUND, CLOSE),
+        Status.REFUNDED: (CLOSE,),
+        Status.REJECTED: (CLOSE,),
+        Status.EXPIRED: (CLOSE,),
+        Status.CANCELLED: (CLOSE,),
+        Status.INSPECTED: (CLOSE,),
     }
     return tuple(Step(task, ids) for task in chains.get(status, ()))

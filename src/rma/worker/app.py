@@ -75,6 +75,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, object]]:
         "inspection-escalate": every(settings.inspection_tick_seconds, "rma.inspection.escalate"),
         "reconcile": every(settings.reconcile_seconds, "rma.maintenance.reconcile"),
         "outbox-relay": every(settings.outbox_relay_seconds, "rma.maintenance.relay_outbox"),
+        "notify-dispatch": every(settings.notify_tick_seconds, "rma.notify.dispatch"),
     }
     if settings.auto_inspect:
         schedule["inspection-auto"] = every(settings.inspection_tick_seconds, "rma.inspection.auto_tick")

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import Table, func, insert, select, tuple_, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from rma.adapters.db.mapping import new_entries, new_row, new_rows, to_domain, update_row
-from rma.adapters.db.tables import Base, NotificationRow, RefundRow, ReturnLineRow, ReturnRow, TimelineRow
+from rma.adapters.db.tables import NotificationRow, RefundRow, ReturnLineRow, ReturnRow, TimelineRow, table_of
 from rma.adapters.db.upsert import insert_or_ignore
 from rma.domain.errors import ConcurrentUpdateError, DomainError
 from rma.domain.lifecycle import Status, TimelineEntry
@@ -22,12 +22,6 @@ from rma.services.ports import RefundStatus
 
 # Units on lines in these statuses are free to be claimed again by a later return of the same order line.
 _RELEASED = (Status.REJECTED.value, Status.CANCELLED.value, Status.EXPIRED.value)
-
-
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)  # noqa: S101 - declarative models map to tables
-    return table
 
 
 class SqlAlchemyReturnRepository:
@@ -57,9 +51,9 @@ class SqlAlchemyReturnRepository:
         rows = [new_rows(ret) for ret in rets]
         # Core executemany on the tables (the driver pipelines the rows): none of the ORM's per-row bookkeeping.
         connection = self._session.connection()
-        connection.execute(insert(_table(ReturnRow)), [ret for ret, _, _ in rows])
-        connection.execute(insert(_table(ReturnLineRow)), [line for _, lines, _ in rows for line in lines])
-        connection.execute(insert(_table(TimelineRow)), [entry for _, _, timeline in rows for entry in timeline])
+        connection.execute(insert(table_of(ReturnRow)), [ret for ret, _, _ in rows])
+        connection.execute(insert(table_of(ReturnLineRow)), [line for _, lines, _ in rows for line in lines])
+        connection.execute(insert(table_of(TimelineRow)), [entry for _, _, timeline in rows for entry in timeline])
 
     def ids_by_upstream(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
         """Existing returns for (channel, upstream request id) keys, in one query."""

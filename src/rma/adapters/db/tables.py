@@ -6,7 +6,20 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -37,6 +50,13 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime(), dict[str, Any]: JsonDocument}
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, for bulk statements (executemany) without the ORM's per-row bookkeeping."""
+    table = model.__table__
+    assert isinstance(table, Table)  # noqa: S101 - declarative models map to tables
+    return table
 
 
 class ReturnRow(Base):
@@ -223,7 +243,8 @@ class RefundRow(Base):
 
 
 class NotificationRow(Base):
-    """One customer message per (return, event); written with the transition, sent by the notify stage."""
+    """One customer message per (return, event); written with the transition, sent in batches by the notify stage.
+    `leased_until`: a dispatch tick handed the row to a batch message; past it, a later tick hands it out again."""
 
     __tablename__ = "notifications"
 
@@ -234,6 +255,7 @@ class NotificationRow(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    leased_until: Mapped[datetime | None]
 
     __table_args__ = (
         Index("uq_notifications_event", "return_id", "event", unique=True),

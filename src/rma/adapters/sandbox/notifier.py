@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from rma.adapters.db.tables import SandboxMessageRow
@@ -16,18 +18,24 @@ class SandboxNotifier:
         self._sessions = session_factory
         self._clock = clock
 
-    def send(self, message: CustomerMessage, contact: Contact) -> str:  # noqa: ARG002 - a real notifier uses it
-        with self._sessions() as session, session.begin():
-            insert_or_ignore(
-                session,
-                SandboxMessageRow,
-                {
-                    "idempotency_key": message.idempotency_key,
-                    "return_id": message.return_id,
-                    "event": message.event.value,
-                    "subject": message.subject,
-                    "body": message.body,
-                    "sent_at": self._clock.now(),
-                },
-            )
-        return f"sbx-msg-{message.idempotency_key}"
+    def send_many(self, messages: Sequence[tuple[CustomerMessage, Contact]]) -> list[str]:
+        """One statement per batch (real e-mail providers take batches too); a repeated key is not stored twice."""
+        if messages:
+            now = self._clock.now()
+            with self._sessions() as session, session.begin():
+                insert_or_ignore(
+                    session,
+                    SandboxMessageRow,
+                    [
+                        {
+                            "idempotency_key": message.idempotency_key,
+                            "return_id": message.return_id,
+                            "event": message.event.value,
+                            "subject": message.subject,
+                            "body": message.body,
+                            "sent_at": now,
+                        }
+                        for message, _contact in messages  # a real notifier resolves the address from the contact
+                    ],
+                )
+        return [f"sbx-msg-{message.idempotency_key}" for message, _ in messages]

@@ -23,15 +23,9 @@ def close(self: MaintenanceTask, return_id: str) -> None:
 def reconcile_due(self: MaintenanceTask) -> dict[str, int]:
     """Beat: re-drive every return whose status outlived its deadline."""
     result = reconcile.reconcile(self.ctx, limit=2000)
-    if result.redriven or result.parked or result.notifications:
-        log.info(
-            "reconciled",
-            redriven=result.redriven,
-            parked=result.parked,
-            notifications=result.notifications,
-            reviewed=result.reviewed,
-        )
-    return {**result.redriven, "parked": result.parked, "notifications": result.notifications}
+    if result.redriven or result.parked:
+        log.info("reconciled", redriven=result.redriven, parked=result.parked, reviewed=result.reviewed)
+    return {**result.redriven, "parked": result.parked}
 
 
 @shared_task(base=MaintenanceTask, bind=True, name="rma.maintenance.relay_outbox")

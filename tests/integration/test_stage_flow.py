@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, delete, func, select
 from tests.conftest import ManualClock
 from tests.integration.conftest import NOW
@@ -316,3 +317,34 @@ def test_the_reconciler_waits_while_the_stage_queue_still_holds_messages(
     assert deferred.redriven.get("requested") is None
     queued[ISSUE] = 0
     assert reconcile.reconcile(ctx, limit=100).redriven.get("requested") == 1
+
+
+def test_a_conflict_on_one_return_does_not_hold_up_its_poll_batch(
+    make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The movers of a batch share one transaction; a conflict on one of them (another writer got there first) rolls
+    it back, and each return is then applied in a transaction of its own."""
+    from rma.domain.errors import ConcurrentUpdateError  # noqa: PLC0415
+    from rma.services.intake import submit_batch  # noqa: PLC0415
+
+    ctx = make_ctx()
+    requests = [make_request(order_id=f"conflict-{i}") for i in range(4)]
+    ids = [s.return_id for s in submit_batch(ctx.uow, requests, now=clock.now(), due_at=ctx.machine_deadline())]
+    run_outbox(ctx, engine)
+    victim, applied = ids[0], []
+    real_apply = tracking._apply
+
+    def conflicting(*args: Any) -> None:
+        ret = args[2]
+        applied.append(ret.id)
+        if ret.id == victim:
+            raise ConcurrentUpdateError(f"return {ret.id} was changed by another writer")
+        real_apply(*args)
+
+    monkeypatch.setattr(tracking, "_apply", conflicting)
+    clock.advance(timedelta(days=12))  # every parcel has news: delivered, lost, or its label expired
+    with pytest.raises(ConcurrentUpdateError):
+        tracking.poll(ctx, ids)
+    assert applied.count(victim) == 2  # once in the batch, once alone
+    assert _status(ctx, victim) is Status.LABEL_ISSUED  # its own transaction failed: the task retries it
+    assert all(_status(ctx, rid) is not Status.LABEL_ISSUED for rid in ids[1:])

@@ -138,6 +138,9 @@ class ReturnRepository(Protocol):
 
     def get(self, return_id: UUID) -> ReturnAuthorization | None: ...
 
+    def get_many(self, return_ids: Sequence[UUID]) -> dict[UUID, ReturnAuthorization]:
+        """Those of the returns that exist, loaded in a fixed number of queries (not one per return)."""
+
     def get_by_rma_number(self, rma_number: str) -> ReturnAuthorization | None: ...
 
     def get_by_upstream(self, channel: str, upstream_request_id: str) -> ReturnAuthorization | None: ...
@@ -186,6 +189,15 @@ class RefundRecord:
     lines: dict[str, int]
     status: RefundStatus
     gateway_refund_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Parcel:
+    """A return's parcel as the tracking stage sees it."""
+
+    tracking_number: str
+    expires_at: datetime  # the label's expiry: a parcel never shipped by then expires
+    carrier_status: str  # the last state the carrier reported
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,8 +262,8 @@ class Stores(Protocol):
 
     def lease_shipments(self, return_ids: Sequence[UUID], *, until: datetime) -> None: ...
 
-    def shipment(self, return_id: UUID) -> tuple[str, datetime, str] | None:
-        """(tracking number, label expiry, last carrier state) of a return's parcel."""
+    def shipments(self, return_ids: Sequence[UUID]) -> dict[UUID, Parcel]:
+        """The parcels of those returns that have one, in one query."""
 
     def update_shipment(
         self, return_id: UUID, *, state: str, next_poll_at: datetime | None, event_at: datetime | None

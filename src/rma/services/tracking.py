@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, time
 
+from rma.domain.errors import DomainError
 from rma.domain.lifecycle import Actor, Status
 from rma.domain.policy.calendar import add_business_days
 from rma.domain.returns import ReturnAuthorization
 from rma.services.context import StageContext
 from rma.services.inspection import auto_inspect_at
-from rma.services.ports import Step, TrackingState, TrackingUpdate, UnitOfWork
+from rma.services.ports import Parcel, Step, TrackingState, TrackingUpdate, UnitOfWork
 from rma.services.refunds import open_refund
 from rma.services.steps import POLL, next_steps
 
@@ -37,47 +38,59 @@ def tick(ctx: StageContext, *, batch_size: int, max_batches: int) -> int:
 
 
 def poll(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[str, int]:
-    """One carrier call for the batch. Parcels whose news changes nothing are rescheduled together in one
-    transaction; each parcel that moves its return on gets a transaction of its own. Answers a count per state."""
+    """One carrier call for the batch. Parcels whose news changes nothing are rescheduled together; the returns the
+    news moves on are updated together in one transaction (one at a time if that fails: one return's conflict must
+    not hold up the others). Answers a count per state."""
     with ctx.uow() as uow:
-        parcels = {
-            rid: (shipment[0], shipment[2]) for rid in return_ids if (shipment := uow.stores.shipment(rid)) is not None
-        }
-    updates = ctx.carrier.track([number for number, _ in parcels.values()]) if parcels else {}
+        parcels = uow.stores.shipments(return_ids)
+    updates = ctx.carrier.track([parcel.tracking_number for parcel in parcels.values()]) if parcels else {}
+    now = ctx.clock.now()
     counts: dict[str, int] = {}
     unchanged: list[uuid.UUID] = []
-    moving: list[tuple[uuid.UUID, TrackingUpdate]] = []
-    for return_id, (number, last_state) in parcels.items():
-        update = updates.get(number)
+    moving: dict[uuid.UUID, TrackingUpdate] = {}
+    for return_id, parcel in parcels.items():
+        update = updates.get(parcel.tracking_number)
         if update is None:
             continue
         counts[update.state.value] = counts.get(update.state.value, 0) + 1
-        quiet = update.state.value == last_state and update.state in {
+        last = parcel.carrier_status
+        quiet = update.state.value == last and update.state in {
             TrackingState.IN_TRANSIT,
             TrackingState.OUT_FOR_DELIVERY,
         }
-        if quiet or (update.state is TrackingState.PRE_TRANSIT and last_state in {"label_created", "pre_transit"}):
+        not_yet_shipped = update.state is TrackingState.PRE_TRANSIT and last in {"label_created", "pre_transit"}
+        # Pre-transit parcels past their label's expiry are not "quiet": `_apply` expires them.
+        if quiet or (not_yet_shipped and now < parcel.expires_at):
             unchanged.append(return_id)
         else:
-            moving.append((return_id, update))
+            moving[return_id] = update
     if unchanged:
         with ctx.uow() as uow:
-            # Pre-transit parcels past their label's expiry are not "quiet": `_apply` expires them.
-            now = ctx.clock.now()
-            expired = [rid for rid in unchanged if (s := uow.stores.shipment(rid)) is not None and now >= s[1]]
-            moving.extend((rid, updates[parcels[rid][0]]) for rid in expired)
-            uow.stores.lease_shipments(
-                [rid for rid in unchanged if rid not in set(expired)], until=now + ctx.timing.poll_every
-            )
+            uow.stores.lease_shipments(unchanged, until=now + ctx.timing.poll_every)
             uow.commit()
-    for return_id, update in moving:
-        with ctx.uow() as uow:
-            ret = uow.returns.get(return_id)
-            if ret is None:
-                continue
-            _apply(ctx, uow, ret, update)
-            uow.commit()
+    if moving:
+        try:
+            _apply_all(ctx, moving)
+        except DomainError:
+            failed: list[DomainError] = []
+            for return_id, update in moving.items():
+                try:
+                    _apply_all(ctx, {return_id: update})
+                except DomainError as exc:
+                    failed.append(exc)
+            if failed:
+                raise failed[0] from None  # the task retries the batch; those applied meanwhile are done
     return counts
+
+
+def _apply_all(ctx: StageContext, moving: dict[uuid.UUID, TrackingUpdate]) -> None:
+    with ctx.uow() as uow:
+        rets = uow.returns.get_many(list(moving))
+        parcels = uow.stores.shipments(list(rets))
+        for return_id, ret in rets.items():
+            if return_id in parcels:
+                _apply(ctx, uow, ret, moving[return_id], parcels[return_id])
+        uow.commit()
 
 
 def _end_of_business_day(day: datetime) -> datetime:
@@ -115,12 +128,11 @@ def _exception(ctx: StageContext, uow: UnitOfWork, ret: ReturnAuthorization, sta
         open_refund(ctx, uow, ret, grade=None, cause=f"{_EXCEPTIONS[state]}: refunded, claim with the carrier")
 
 
-def _apply(ctx: StageContext, uow: UnitOfWork, ret: ReturnAuthorization, update: TrackingUpdate) -> None:
+def _apply(
+    ctx: StageContext, uow: UnitOfWork, ret: ReturnAuthorization, update: TrackingUpdate, parcel: Parcel
+) -> None:
     now = ctx.clock.now()
-    shipment = uow.stores.shipment(ret.id)
-    if shipment is None:
-        return
-    _, expires_at, _ = shipment
+    expires_at = parcel.expires_at
     state = update.state
     if ret.status not in _STILL_TRAVELLING:
         uow.stores.update_shipment(ret.id, state=state.value, next_poll_at=None, event_at=update.at)

@@ -30,10 +30,7 @@ class SqlAlchemyReturnRepository:
         self._rows: dict[UUID, ReturnRow] = {}
 
     def _load(self, row: ReturnRow | None) -> ReturnAuthorization | None:
-        if row is None:
-            return None
-        self._rows[row.id] = row
-        return to_domain(row)
+        return None if row is None else self._load_row(row)
 
     def add(self, ret: ReturnAuthorization) -> None:
         row = new_row(ret)
@@ -96,6 +93,17 @@ class SqlAlchemyReturnRepository:
 
     def get(self, return_id: UUID) -> ReturnAuthorization | None:
         return self._load(self._session.get(ReturnRow, return_id))
+
+    def get_many(self, return_ids: Sequence[UUID]) -> dict[UUID, ReturnAuthorization]:
+        if not return_ids:
+            return {}
+        # Lines and timeline load "selectin": three queries for the whole batch.
+        rows = self._session.scalars(select(ReturnRow).where(ReturnRow.id.in_(list(return_ids))))
+        return {row.id: self._load_row(row) for row in rows}
+
+    def _load_row(self, row: ReturnRow) -> ReturnAuthorization:
+        self._rows[row.id] = row
+        return to_domain(row)
 
     def get_by_rma_number(self, rma_number: str) -> ReturnAuthorization | None:
         return self._load(self._session.scalar(select(ReturnRow).where(ReturnRow.rma_number == rma_number)))

@@ -31,6 +31,7 @@ from rma.services.ports import (
     Label,
     LabelRecord,
     OutgoingNotification,
+    Parcel,
     RefundRecord,
     RefundStatus,
     Step,
@@ -116,9 +117,12 @@ class SqlAlchemyStores:
                 update(ShipmentRow).where(ShipmentRow.return_id.in_(return_ids)).values(next_poll_at=until)
             )
 
-    def shipment(self, return_id: UUID) -> tuple[str, datetime, str] | None:
-        row = self._session.get(ShipmentRow, return_id)
-        return None if row is None else (row.tracking_number, row.expires_at, row.carrier_status)
+    def shipments(self, return_ids: Sequence[UUID]) -> dict[UUID, Parcel]:
+        if not return_ids:
+            return {}
+        # ORM rows: they stay in the session, so `update_shipment` in the same unit of work needs no query.
+        rows = self._session.scalars(select(ShipmentRow).where(ShipmentRow.return_id.in_(list(return_ids))))
+        return {row.return_id: Parcel(row.tracking_number, row.expires_at, row.carrier_status) for row in rows}
 
     def update_shipment(
         self, return_id: UUID, *, state: str, next_poll_at: datetime | None, event_at: datetime | None

@@ -44,7 +44,10 @@ def stack(
 
 
 def _all_final(stack: Stack) -> bool:
-    return stack.count(ReturnRow, ReturnRow.status != "closed") == 0
+    """Every return closed and its customer told everything (messages go out in batches, a moment later)."""
+    return stack.count(ReturnRow, ReturnRow.status != "closed") == 0 and not stack.count(
+        NotificationRow, NotificationRow.sent_at.is_(None)
+    )
 
 
 @pytest.fixture(scope="module")

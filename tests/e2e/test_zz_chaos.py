@@ -21,7 +21,7 @@ def test_small_chaos_run_loses_nothing_and_repeats_nothing(tmp_path: Path) -> No
             "rma.cli.main",
             "chaos",
             "--returns",
-            "120",
+            "200",
             "--kill-every",
             "3",
             "--timeout",
@@ -40,8 +40,8 @@ def test_small_chaos_run_loses_nothing_and_repeats_nothing(tmp_path: Path) -> No
     )
     result = json.loads(done.stdout)
     assert done.returncode == 0, (result, done.stderr[-3000:])
-    assert result["submitted"] == 120
-    assert result["completed"] + result["needs_attention"] == 120
+    assert result["submitted"] == 200
+    assert result["completed"] + result["needs_attention"] == 200
     assert result["lost"] == 0
     assert result["duplicate_labels"] == 0
     assert result["duplicate_refunds"] == 0

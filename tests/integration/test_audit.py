@@ -1,5 +1,5 @@
 """The audit is silent on a sound system and catches planted damage: a duplicate refund, an over-refund, a stuck
-return, a second label, a broken timeline."""
+return, a second label, a customer message never sent, a broken timeline."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests.conftest import ManualClock
 from tests.integration.test_stage_flow import _deliver_everything, run_outbox
 
 from rma.adapters.db.audit import run_audit
-from rma.adapters.db.tables import RefundRow, SandboxLabelRow, SandboxRefundRow, TimelineRow
+from rma.adapters.db.tables import NotificationRow, RefundRow, SandboxLabelRow, SandboxRefundRow, TimelineRow
 from rma.services.context import StageContext
 from rma.services.intake import submit_return
 
@@ -65,6 +65,13 @@ def test_planted_damage_is_caught(
         )
         # A refund decision bigger than anything captured.
         conn.execute(update(RefundRow).values(amount=refund.amount + 10_000_000, lines={"ol-1": 10_000_000}))
+        # A customer message that never went out (its batch lost and never handed out again).
+        first = conn.scalar(select(NotificationRow.id).order_by(NotificationRow.id).limit(1))
+        conn.execute(
+            update(NotificationRow)
+            .where(NotificationRow.id == first)
+            .values(sent_at=None, created_at=datetime.now(UTC) - timedelta(minutes=5))
+        )
     # A return stuck in "requested" with its deadline long gone (its issuance message lost).
     stuck_id = submit_return(
         ctx.uow(), make_request(order_id="stuck-order"), now=clock.now(), due_at=clock.now() - timedelta(hours=1)
@@ -75,6 +82,7 @@ def test_planted_damage_is_caught(
     assert report.violations["over_refunded_lines"] >= 1
     assert report.violations["over_refunded_orders"] >= 1
     assert report.violations["stuck_returns"] == 1
+    assert report.violations["stale_messages"] == 1
     assert str(stuck_id) in report.examples["stuck_returns"][0]
     assert not report.sound
 

@@ -19,13 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from rma.adapters.clock import AcceleratedClock
-from rma.adapters.db.audit import run_audit
-from rma.adapters.db.tables import ReturnRow
+from rma.adapters.db.audit import finished_returns, run_audit
 from rma.bench.harness import API_KEY, BenchStack, start_bench_stack
 from rma.client import ReturnsClient
 from rma.demo.generate import generate
@@ -59,10 +57,10 @@ class Injuries:
 
 
 def _closed(stack: BenchStack) -> int:
-    """Closed returns; -1 while the database is unreachable (it is restarted on purpose)."""
+    """Closed returns with every customer message sent; -1 while the database is unreachable (restarted on purpose)."""
     try:
         with stack.engine.connect() as conn:
-            return int(conn.scalar(select(func.count()).where(ReturnRow.status == "closed")) or 0)
+            return finished_returns(conn)
     except OperationalError:
         return -1
 
@@ -97,21 +95,20 @@ def restart_postgres() -> str:
 def _injure(stack: BenchStack, plan: ChaosPlan, done: threading.Event, injuries: Injuries) -> None:
     rng = random.Random(plan.seed)  # noqa: S311 - reproducible chaos, not security
     workers = [name for name in stack.supervisor.names() if name.startswith("worker-")]
-    started = time.monotonic()
     flushed = restarted = False
     while not done.wait(plan.kill_every):
-        elapsed = time.monotonic() - started
         victim = rng.choice(workers)
         stack.supervisor.kill(victim, signal.SIGKILL)
         injuries.kills.append(victim)
         before = _closed(stack)
         injuries.recoveries.setdefault(f"sigkill {victim}", _recovery(stack, time.monotonic(), before))
-        if plan.flush_redis and not flushed and elapsed > 2 * plan.kill_every:
+        # The flush after the first kill and the restart after the second: early, while there is work in flight.
+        if plan.flush_redis and not flushed:
             flushed = True
             before, at = _closed(stack), time.monotonic()
             stack.redis().flushall()
             injuries.recoveries["redis flushall"] = _recovery(stack, at, before)
-        if plan.restart_postgres and not restarted and elapsed > 4 * plan.kill_every:
+        if plan.restart_postgres and not restarted and len(injuries.kills) >= 2:
             restarted = True
             before, at = _closed(stack), time.monotonic()
             try:

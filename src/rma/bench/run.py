@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from rma.adapters.clock import AcceleratedClock
-from rma.adapters.db.audit import run_audit
+from rma.adapters.db.audit import finished_returns, run_audit
 from rma.adapters.db.tables import ReturnRow
 from rma.bench import measure
 from rma.bench.harness import API_KEY, BenchStack, start_bench_stack
@@ -38,7 +38,7 @@ class BenchPlan:
 
 def _closed(stack: BenchStack) -> int:
     with stack.engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).where(ReturnRow.status == "closed")) or 0)
+        return finished_returns(conn)
 
 
 def _total(stack: BenchStack) -> int:

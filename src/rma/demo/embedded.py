@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from rma.adapters.db import migrate
+from rma.adapters.db.audit import finished_returns
 from rma.adapters.db.tables import RefundRow, ReturnRow, TimelineRow
 from rma.config import Settings
 from rma.demo.generate import generate
@@ -154,7 +155,7 @@ def run_demo(
 
 def _count_final(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
-        return int(session.scalar(select(func.count()).where(ReturnRow.status.in_([s.value for s in FINAL]))) or 0)
+        return finished_returns(session)
 
 
 def _summarise(sessions: sessionmaker[Session], total: int, wall: float) -> Summary:

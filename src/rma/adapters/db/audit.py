@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from rma.adapters.db.tables import (
@@ -73,8 +73,21 @@ CHECKS = (
     "over_refunded_lines",
     "over_refunded_orders",
     "duplicate_messages",
+    "stale_messages",
     "stale_outbox_rows",
 )
+
+
+def finished_returns(conn: Connection | Session) -> int:
+    """Returns that are closed and whose customer has been told everything (no message left unsent): what a load
+    run waits for. Customer messages go out in batches a moment after the status change that wrote them."""
+    unsent = (
+        select(NotificationRow.id)
+        .where(NotificationRow.return_id == ReturnRow.id, NotificationRow.sent_at.is_(None))
+        .exists()
+    )
+    stmt = select(func.count()).select_from(ReturnRow).where(ReturnRow.status == Status.CLOSED.value, ~unsent)
+    return int(conn.scalar(stmt) or 0)
 
 
 def run_audit(session: Session, *, now: datetime, real_now: datetime) -> AuditReport:
@@ -88,7 +101,7 @@ def run_audit(session: Session, *, now: datetime, real_now: datetime) -> AuditRe
     _timelines(session, report)
     _labels(session, report)
     _refunds(session, report)
-    _messages(session, report)
+    _messages(session, report, real_now)
     stale = session.scalar(select(func.count()).where(OutboxRow.created_at <= real_now - OUTBOX_GRACE)) or 0
     report.violations["stale_outbox_rows"] = int(stale)
     report.dead_letters = [
@@ -214,7 +227,8 @@ def _over_refunds(session: Session, report: AuditReport, gateway_by_order: dict[
             report.violate("over_refunded_orders", f"{order}: {biggest} > captured {captured.get(order, 0)}")
 
 
-def _messages(session: Session, report: AuditReport) -> None:
+def _messages(session: Session, report: AuditReport, real_now: datetime) -> None:
+    """One message per (return, event) at the notifier, and none left unsent longer than the outbox's grace."""
     for return_id, event, count in session.execute(
         select(SandboxMessageRow.return_id, SandboxMessageRow.event, func.count())
         .group_by(SandboxMessageRow.return_id, SandboxMessageRow.event)
@@ -225,3 +239,9 @@ def _messages(session: Session, report: AuditReport) -> None:
     delivered = session.scalar(select(func.count()).select_from(SandboxMessageRow)) or 0
     if delivered > sent:
         report.violate("duplicate_messages", f"{delivered} messages delivered for {sent} notifications sent")
+    for unsent_return, unsent_event in session.execute(
+        select(NotificationRow.return_id, NotificationRow.event).where(
+            NotificationRow.sent_at.is_(None), NotificationRow.created_at <= real_now - OUTBOX_GRACE
+        )
+    ):
+        report.violate("stale_messages", f"{unsent_return}: {unsent_event} not sent")

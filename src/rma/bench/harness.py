@@ -4,8 +4,10 @@ schema, the `rma stack` process table, a fast application clock. Nothing shared 
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -69,6 +71,10 @@ class BenchStack:
         return redis.Redis.from_url(self.redis_url)
 
     def stop(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            # A second SIGTERM (`uv run` forwards the one a process group already got) must not cut the clean-up
+            # short and leave workers, redis-server and the schema behind.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if not self.stopped:
             self.stopped = self.supervisor.stop(timeout=90)
         self.engine.dispose()

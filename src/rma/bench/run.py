@@ -34,6 +34,10 @@ class BenchPlan:
     publish: int = 5_000
     threads: int = 8
     timeout: float = 1_800.0
+    # False: measure intake under the backlog and stop there, without waiting for every return to close (the
+    # no-blocking figure at a scale this machine cannot drain within a session).
+    drain: bool = True
+    probe_after: float = 0.0  # seconds between the end of the batch submission and the probe under load
 
 
 def _closed(stack: BenchStack) -> int:
@@ -72,6 +76,33 @@ def _wait_all_closed(stack: BenchStack, timeout: float) -> bool:
         stack.supervisor.check()
         time.sleep(1)
     return False
+
+
+def _backlog_only(
+    report: dict[str, Any],
+    stack: BenchStack,
+    plan: BenchPlan,
+    sampler: measure.QueueSampler,
+    single: measure.IntakeFigures,
+    loaded: measure.IntakeFigures,
+    batch: measure.IntakeFigures,
+    rss_start: dict[str, int],
+) -> dict[str, Any]:
+    sampler.stop()
+    queued = sampler.samples[-1][1] if sampler.samples else {}
+    with stack.engine.connect() as conn:
+        waiting = int(conn.scalar(select(func.count()).where(ReturnRow.status != "closed")) or 0)
+    report["intake_batch"] = batch.__dict__
+    report["intake_under_load"] = loaded.__dict__
+    report["no_blocking_p99_ratio"] = round(loaded.latency["p99"] / max(single.latency["p99"], 1e-9), 2)
+    report["backlog_at_probe"] = {"returns_not_closed": waiting, "queued_messages": queued}
+    report["end_to_end"] = {"returns": plan.returns, "finished": None, "skipped": "--no-drain"}
+    rss_end = _rss(stack)
+    report["rss_mib"] = {
+        name: {"start": round(rss_start.get(name, 0) / 2**20, 1), "end": round(rss_end.get(name, 0) / 2**20, 1)}
+        for name in sorted(rss_start)
+    }
+    return report
 
 
 def run_bench(plan: BenchPlan, *, database_url: str, workdir: Path, redis_url: str | None = None) -> dict[str, Any]:
@@ -130,7 +161,13 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
     )
     submitter.start()
     submitter.join()
-    loaded = measure.intake_single(stack.api_url, API_KEY, generate(300, today=stack.today(), seed=104), threads=4)
+    time.sleep(plan.probe_after)  # let the backlog reach every stage
+    # The same client threads as the idle figure: latency is compared like for like.
+    loaded = measure.intake_single(
+        stack.api_url, API_KEY, generate(300, today=stack.today(), seed=104), threads=plan.threads
+    )
+    if not plan.drain:
+        return _backlog_only(report, stack, plan, sampler, single, loaded, batch_result["batch"], rss_start)
     finished = _wait_all_closed(stack, plan.timeout)
     elapsed = time.monotonic() - started
     sampler.stop()

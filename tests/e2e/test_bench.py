@@ -1,0 +1,70 @@
+"""`rma bench` as a person runs it, at a small scale: the figures come out, its schema is gone after.
+
+The figures themselves are not asserted (a benchmark prints numbers; a timed assertion would flake)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from tests.conftest import POSTGRES_URL
+
+
+def _bench(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rma.cli.main",
+            "bench",
+            "--returns",
+            "60",
+            "--single",
+            "20",
+            "--chains",
+            "20",
+            "--json",
+            "--database-url",
+            POSTGRES_URL,
+            "--workdir",
+            str(tmp_path / "bench"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "RMA_LOG_FORMAT": "json"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done, json.loads(done.stdout)
+
+
+def _bench_schemas() -> set[str]:
+    engine = create_engine(POSTGRES_URL)
+    with engine.connect() as conn:
+        names = set(conn.scalars(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'rma_bench_%'")))
+    engine.dispose()
+    return names
+
+
+def test_a_small_bench_reports_every_figure_and_an_audit(tmp_path: Path) -> None:
+    before = _bench_schemas()
+    _, report = _bench(tmp_path)
+    e2e = report["end_to_end"]
+    assert isinstance(e2e, dict)
+    assert e2e["finished"] is True
+    assert e2e["returns"] == 60 + 300  # the run's returns and the 300 single requests probing intake under load
+    audit = report["audit"]
+    assert isinstance(audit, dict)
+    assert audit["sound"] is True
+    assert audit["by_status"] == {"closed": 60 + 300 + 20 + 20}  # and the idle probes: single endpoint, client
+    cpu = report["cpu_end_to_end"]
+    assert isinstance(cpu, dict)
+    assert {"worker-issuance", "worker-notify", "postgres"} <= set(cpu["seconds"])
+    assert float(report["ratio_to_bare_chain"]) > 0  # type: ignore[arg-type]
+    assert _bench_schemas() == before  # its schema is dropped

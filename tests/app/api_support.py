@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from rma.adapters.db import SqlAlchemyUnitOfWork, migrate
+from rma.bench.harness import free_port
 from rma.bootstrap import Runtime, build_runtime
 from rma.config import Settings
 
@@ -64,10 +64,8 @@ def count(runtime: Runtime, table: Any) -> int:
 
 
 def closed_port() -> int:
-    """A localhost port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A localhost port nothing listens on (a free port: bound, then released)."""
+    return free_port()
 
 
 def connection_lost() -> OperationalError:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -27,62 +26,39 @@ from tests.conftest import POSTGRES_URL
 from tests.integration.conftest import postgres_url_with_schema
 
 from rma.adapters.db import create_db_engine, migrate
+from rma.bench import harness
 from rma.bench.harness import free_port
-from rma.cli.stack import stack_specs
 from rma.client import ReturnsClient
-from rma.config import Settings
-from rma.supervisor import ProcessSpec, Supervisor
+from rma.supervisor import Supervisor
 
 API_KEY = "e2e-key"
 CLOCK_SPEED = 172_800.0  # two simulated days per real second
 
 
 def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.25, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+    if not harness.wait_until(predicate, timeout=timeout, interval=interval):
+        raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
 
 
 @dataclass
 class RedisServer:
-    port: int
+    url: str
     process: subprocess.Popen[bytes]
 
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port)
+        return redis.Redis.from_url(self.url)
 
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed: the end-to-end tests start their own instance")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = RedisServer(port, process)
-    wait_until(lambda: _pings(server), timeout=10, what="redis-server to answer")
-    yield server
+    """The module's own redis-server (fault tests flush and kill it)."""
+    try:
+        process, url = harness.start_redis(tmp_path_factory.mktemp("redis"))
+    except RuntimeError as exc:
+        pytest.fail(f"the end-to-end tests start their own redis-server: {exc}")
+    yield RedisServer(url, process)
     process.terminate()
     process.wait(timeout=10)
-
-
-def _pings(server: RedisServer) -> bool:
-    try:
-        return bool(server.client().ping())
-    except redis.ConnectionError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -161,11 +137,7 @@ def start_stack(
     url, engine = database
     api_port, flower_port = free_port(), free_port()
     env = stack_env(url, redis_server.url, api_port=api_port, flower_port=flower_port, **extra_env)
-    settings = Settings(**{k.removeprefix("RMA_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
-    specs = [
-        ProcessSpec(spec.name, spec.argv, {**env, **spec.env, **(per_process_env or {}).get(spec.name, {})})
-        for spec in stack_specs(settings, state_dir=tmp_path, flower=flower)
-    ]
+    specs = harness.stack_processes(env, state_dir=tmp_path, flower=flower, per_process_env=per_process_env)
     log_dir = tmp_path / "logs"
     supervisor = Supervisor(specs, log_dir=log_dir)
     supervisor.start()
@@ -178,17 +150,8 @@ def start_stack(
         env,
         log_dir,
     )
-    wait_until(lambda: _api_ready(stack), timeout=60, what="the API to answer /readyz")
+    wait_until(lambda: harness.api_ready(stack.api_url), timeout=60, what="the API to answer /readyz")
     return stack
-
-
-def _api_ready(stack: Stack) -> bool:
-    import httpx  # noqa: PLC0415
-
-    try:
-        return httpx.get(f"{stack.api_url}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ import pytest
 from sqlalchemy import Engine
 from tests.e2e.conftest import API_KEY, RedisServer, free_port, wait_until
 
+from rma.bench.harness import api_ready
+
 
 def test_embedded_demo_finishes_every_return(tmp_path: Path) -> None:
     done = subprocess.run(
@@ -63,13 +65,6 @@ def stack_process(
             process.wait(timeout=30)
 
 
-def _ready(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def _children_of(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
     return [int(line) for line in out.split()]
@@ -77,7 +72,7 @@ def _children_of(pid: int) -> list[int]:
 
 def test_stack_starts_every_process_and_stops_gracefully(stack_process: tuple[subprocess.Popen[str], int]) -> None:
     process, port = stack_process
-    wait_until(lambda: _ready(port), timeout=60, what="the stack's API")
+    wait_until(lambda: api_ready(f"http://127.0.0.1:{port}"), timeout=60, what="the stack's API")
     children = _children_of(process.pid)
     assert len(children) == 12  # api, 8 stage workers, beat, relay, flower
     response = httpx.post(

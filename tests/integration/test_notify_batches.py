@@ -6,8 +6,9 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, select
 from tests.conftest import ManualClock
+from tests.integration.test_stage_flow import _count
 
 from rma.adapters.db.tables import NotificationRow, OutboxRow, SandboxMessageRow
 from rma.domain.lifecycle import Status
@@ -40,11 +41,6 @@ def _batches(engine: Engine) -> list[list[int]]:
         for step in message["chain"]
         if step["task"] == NOTIFY_MANY
     ]
-
-
-def _count(engine: Engine, table: Any, *where: Any) -> int:
-    with engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).select_from(table).where(*where)) or 0)
 
 
 def test_dispatch_keeps_a_returns_messages_together_in_order_and_leases_them(

@@ -19,11 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from rma.adapters.clock import AcceleratedClock
-from rma.adapters.db.audit import finished_returns, run_audit
+from rma.adapters.db.audit import run_audit
 from rma.bench.harness import API_KEY, BenchStack, start_bench_stack
 from rma.client import ReturnsClient
 from rma.demo.generate import generate
@@ -56,19 +55,10 @@ class Injuries:
     notes: list[str] = field(default_factory=list)
 
 
-def _closed(stack: BenchStack) -> int:
-    """Closed returns with every customer message sent; -1 while the database is unreachable (restarted on purpose)."""
-    try:
-        with stack.engine.connect() as conn:
-            return finished_returns(conn)
-    except OperationalError:
-        return -1
-
-
 def _recovery(stack: BenchStack, since: float, before: int, *, limit: float = 120.0) -> float | None:
     """Seconds from an injury until returns close again."""
     while time.monotonic() - since < limit:
-        if _closed(stack) > before:
+        if stack.finished() > before:
             return round(time.monotonic() - since, 1)
         time.sleep(0.25)
     return None
@@ -100,17 +90,17 @@ def _injure(stack: BenchStack, plan: ChaosPlan, done: threading.Event, injuries:
         victim = rng.choice(workers)
         stack.supervisor.kill(victim, signal.SIGKILL)
         injuries.kills.append(victim)
-        before = _closed(stack)
+        before = stack.finished()
         injuries.recoveries.setdefault(f"sigkill {victim}", _recovery(stack, time.monotonic(), before))
         # The flush after the first kill and the restart after the second: early, while there is work in flight.
         if plan.flush_redis and not flushed:
             flushed = True
-            before, at = _closed(stack), time.monotonic()
+            before, at = stack.finished(), time.monotonic()
             stack.redis().flushall()
             injuries.recoveries["redis flushall"] = _recovery(stack, at, before)
         if plan.restart_postgres and not restarted and len(injuries.kills) >= 2:
             restarted = True
-            before, at = _closed(stack), time.monotonic()
+            before, at = stack.finished(), time.monotonic()
             try:
                 version = restart_postgres()
                 injuries.notes.append(f"PostgreSQL {version} restarted")
@@ -138,21 +128,21 @@ def run_chaos(plan: ChaosPlan, *, database_url: str, workdir: Path) -> dict[str,
         injurer = threading.Thread(target=_injure, args=(stack, plan, done, injuries), daemon=True)
         injurer.start()
         deadline = time.monotonic() + plan.timeout
-        while time.monotonic() < deadline and _closed(stack) < submitted:
+        while time.monotonic() < deadline and stack.finished() < submitted:
             stack.supervisor.check()
             time.sleep(0.5)
         done.set()
         injurer.join(timeout=180)
         # Let the last restarts settle, then give stragglers their final re-drive.
         settle = time.monotonic() + 120
-        while time.monotonic() < settle and _closed(stack) < submitted:
+        while time.monotonic() < settle and stack.finished() < submitted:
             stack.supervisor.check()
             time.sleep(0.5)
         clock = AcceleratedClock(epoch=float(stack.env["RMA_CLOCK_EPOCH"]), speed=float(stack.env["RMA_CLOCK_SPEED"]))
         with Session(stack.engine) as session:
             audit = run_audit(session, now=clock.now(), real_now=datetime.now(UTC))
         fired = sorted(p.name for p in markers.iterdir())
-        completed = _closed(stack)
+        completed = stack.finished()
         return {
             "submitted": submitted,
             "completed": completed,

@@ -18,9 +18,11 @@ import httpx
 import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from rma.adapters.clock import AcceleratedClock
 from rma.adapters.db import create_db_engine, migrate
+from rma.adapters.db.audit import finished_returns
 from rma.cli.stack import stack_specs
 from rma.config import Settings
 from rma.supervisor import ProcessSpec, Supervisor
@@ -70,6 +72,14 @@ class BenchStack:
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url)
 
+    def finished(self) -> int:
+        """Returns closed with every customer message sent; -1 while PostgreSQL is unreachable (chaos restarts it)."""
+        try:
+            with self.engine.connect() as conn:
+                return finished_returns(conn)
+        except OperationalError:
+            return -1
+
     def stop(self) -> None:
         if threading.current_thread() is threading.main_thread():
             # A second SIGTERM (`uv run` forwards the one a process group already got) must not cut the clean-up
@@ -88,7 +98,8 @@ class BenchStack:
             admin.dispose()
 
 
-def _start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A private redis-server on a free port (nothing kept on disk): runs that flush or kill it touch nothing shared."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed; pass --redis-url to use a running Redis you may flush")
@@ -101,7 +112,7 @@ def _start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     url = f"redis://127.0.0.1:{port}/0"
     if not wait_until(lambda: _pings(url), timeout=10):
         process.kill()
-        raise RuntimeError("the benchmark's redis-server did not start")
+        raise RuntimeError("the private redis-server did not start")
     return process, url
 
 
@@ -110,6 +121,21 @@ def _pings(url: str) -> bool:
         return bool(redis.Redis.from_url(url).ping())
     except redis.ConnectionError:
         return False
+
+
+def stack_processes(
+    env: dict[str, str],
+    *,
+    state_dir: Path,
+    flower: bool,
+    per_process_env: dict[str, dict[str, str]] | None = None,
+) -> list[ProcessSpec]:
+    """The `rma stack` process table configured by `env` (RMA_* variables), with extra variables per process."""
+    settings = Settings(**{key.removeprefix("RMA_").lower(): value for key, value in env.items()})  # type: ignore[arg-type]
+    return [
+        ProcessSpec(spec.name, spec.argv, {**env, **spec.env, **(per_process_env or {}).get(spec.name, {})})
+        for spec in stack_specs(settings, state_dir=state_dir, flower=flower)
+    ]
 
 
 def start_bench_stack(
@@ -124,7 +150,7 @@ def start_bench_stack(
     if not database_url.startswith("postgresql"):
         raise RuntimeError("the benchmark runs on PostgreSQL: set RMA_DATABASE_URL (or --database-url)")
     workdir.mkdir(parents=True, exist_ok=True)
-    redis_process, url = (None, redis_url) if redis_url else _start_redis(workdir)
+    redis_process, url = (None, redis_url) if redis_url else start_redis(workdir)
     schema = f"rma_bench_{uuid.uuid4().hex[:10]}"
     admin = create_db_engine(database_url)
     with admin.begin() as conn:
@@ -158,12 +184,9 @@ def start_bench_stack(
         "RMA_LOG_LEVEL": "WARNING",
         **(extra_env or {}),
     }
-    settings = Settings(**{key.removeprefix("RMA_").lower(): value for key, value in env.items()})  # type: ignore[arg-type]
-    specs = [
-        ProcessSpec(spec.name, spec.argv, {**env, **spec.env, **(per_process_env or {}).get(spec.name, {})})
-        for spec in stack_specs(settings, state_dir=workdir, flower=False)
-    ]
-    supervisor = Supervisor(specs, log_dir=workdir / "logs")
+    supervisor = Supervisor(
+        stack_processes(env, state_dir=workdir, flower=False, per_process_env=per_process_env), log_dir=workdir / "logs"
+    )
     supervisor.start()
     stack = BenchStack(
         supervisor=supervisor,
@@ -179,7 +202,7 @@ def start_bench_stack(
         keep_schema=keep_schema,
     )
     try:
-        ready = wait_until(lambda: _ready(stack.api_url), timeout=90)
+        ready = wait_until(lambda: api_ready(stack.api_url), timeout=90)
     except BaseException:
         stack.stop()  # interrupted while starting (Ctrl-C, SIGTERM): leave nothing behind
         raise
@@ -189,7 +212,7 @@ def start_bench_stack(
     return stack
 
 
-def _ready(api_url: str) -> bool:
+def api_ready(api_url: str) -> bool:
     try:
         return httpx.get(f"{api_url}/readyz", timeout=2).status_code == 200
     except httpx.HTTPError:

@@ -72,22 +72,26 @@ def _processes() -> dict[int, _Proc]:
     return table
 
 
-def _tree(table: dict[int, _Proc], pid: int) -> list[_Proc]:
+def _trees(table: dict[int, _Proc], roots: dict[str, int]) -> dict[str, list[_Proc]]:
+    """Each named root process with all its descendants (a prefork worker is a parent and its pool)."""
     children: dict[int, list[int]] = {}
     for child, proc in table.items():
         children.setdefault(proc.ppid, []).append(child)
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        if current in table:
-            found.append(table[current])
-        todo.extend(children.get(current, []))
-    return found
+    trees: dict[str, list[_Proc]] = {}
+    for name, pid in roots.items():
+        found, todo = [], [pid]
+        while todo:
+            current = todo.pop()
+            if current in table:
+                found.append(table[current])
+            todo.extend(children.get(current, []))
+        trees[name] = found
+    return trees
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants (a prefork worker is a parent and its children)."""
-    return sum(proc.rss for proc in _tree(_processes(), pid))
+def rss_bytes(pids: dict[str, int]) -> dict[str, int]:
+    """Resident memory of each named process tree, from one reading of /proc."""
+    return {name: sum(proc.rss for proc in tree) for name, tree in _trees(_processes(), pids).items()}
 
 
 def cpu_seconds(pids: dict[str, int], *, by_command: tuple[str, ...] = ("postgres",)) -> dict[str, float]:
@@ -95,7 +99,7 @@ def cpu_seconds(pids: dict[str, int], *, by_command: tuple[str, ...] = ("postgre
     `by_command` (PostgreSQL's backends are not our children). Differences of two readings show where the cores went."""
     table = _processes()
     hertz = os.sysconf("SC_CLK_TCK")
-    spent = {name: sum(proc.cpu_ticks for proc in _tree(table, pid)) / hertz for name, pid in pids.items()}
+    spent = {name: sum(proc.cpu_ticks for proc in tree) / hertz for name, tree in _trees(table, pids).items()}
     for command in by_command:
         spent[command] = sum(proc.cpu_ticks for proc in table.values() if proc.comm == command) / hertz
     return spent

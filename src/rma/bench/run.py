@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from rma.adapters.clock import AcceleratedClock
-from rma.adapters.db.audit import finished_returns, run_audit
+from rma.adapters.db.audit import run_audit
 from rma.adapters.db.tables import ReturnRow
 from rma.bench import measure
 from rma.bench.harness import API_KEY, BenchStack, start_bench_stack
@@ -40,21 +40,20 @@ class BenchPlan:
     probe_after: float = 0.0  # seconds between the end of the batch submission and the probe under load
 
 
-def _closed(stack: BenchStack) -> int:
-    with stack.engine.connect() as conn:
-        return finished_returns(conn)
-
-
 def _total(stack: BenchStack) -> int:
     with stack.engine.connect() as conn:
         return int(conn.scalar(select(func.count()).select_from(ReturnRow)) or 0)
 
 
 def _rss(stack: BenchStack) -> dict[str, int]:
+    names = [name for name in stack.supervisor.names() if name.startswith("worker-") and stack.supervisor.alive(name)]
+    return measure.rss_bytes({name: stack.supervisor.pid(name) for name in names})
+
+
+def _rss_report(start: dict[str, int], end: dict[str, int]) -> dict[str, dict[str, float]]:
     return {
-        name: measure.rss_bytes(stack.supervisor.pid(name))
-        for name in stack.supervisor.names()
-        if name.startswith("worker-") and stack.supervisor.alive(name)
+        name: {"start": round(start.get(name, 0) / 2**20, 1), "end": round(end.get(name, 0) / 2**20, 1)}
+        for name in sorted(start)
     }
 
 
@@ -68,41 +67,15 @@ def _cpu(stack: BenchStack) -> dict[str, float]:
     return spent
 
 
-def _wait_all_closed(stack: BenchStack, timeout: float) -> bool:
+def _wait_all_finished(stack: BenchStack, timeout: float) -> bool:
+    """Until every return is closed and its customer told everything."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _closed(stack) >= _total(stack):
+        if stack.finished() >= _total(stack):
             return True
         stack.supervisor.check()
         time.sleep(1)
     return False
-
-
-def _backlog_only(
-    report: dict[str, Any],
-    stack: BenchStack,
-    plan: BenchPlan,
-    sampler: measure.QueueSampler,
-    single: measure.IntakeFigures,
-    loaded: measure.IntakeFigures,
-    batch: measure.IntakeFigures,
-    rss_start: dict[str, int],
-) -> dict[str, Any]:
-    sampler.stop()
-    queued = sampler.samples[-1][1] if sampler.samples else {}
-    with stack.engine.connect() as conn:
-        waiting = int(conn.scalar(select(func.count()).where(ReturnRow.status != "closed")) or 0)
-    report["intake_batch"] = batch.__dict__
-    report["intake_under_load"] = loaded.__dict__
-    report["no_blocking_p99_ratio"] = round(loaded.latency["p99"] / max(single.latency["p99"], 1e-9), 2)
-    report["backlog_at_probe"] = {"returns_not_closed": waiting, "queued_messages": queued}
-    report["end_to_end"] = {"returns": plan.returns, "finished": None, "skipped": "--no-drain"}
-    rss_end = _rss(stack)
-    report["rss_mib"] = {
-        name: {"start": round(rss_start.get(name, 0) / 2**20, 1), "end": round(rss_end.get(name, 0) / 2**20, 1)}
-        for name in sorted(rss_start)
-    }
-    return report
 
 
 def run_bench(plan: BenchPlan, *, database_url: str, workdir: Path, redis_url: str | None = None) -> dict[str, Any]:
@@ -144,7 +117,7 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
         "client": client.__dict__,
         "single_vs_raw_publish": round(single.per_second / report["raw_publish_per_second"], 3),
     }
-    _wait_all_closed(stack, plan.timeout)
+    _wait_all_finished(stack, plan.timeout)
 
     # 3. End to end: N returns through the batch endpoint; queue depths sampled; intake probed under the backlog.
     sampler = measure.QueueSampler(stack.redis_url)
@@ -152,32 +125,31 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
     cpu_start = _cpu(stack)
     requests = generate(plan.returns, today=stack.today(), seed=103)
     started = time.monotonic()
-    batch_result: dict[str, measure.IntakeFigures] = {}
-    submitter = threading.Thread(
-        target=lambda: batch_result.setdefault(
-            "batch",
-            measure.intake_batch(stack.api_url, API_KEY, requests, batch_size=plan.batch_size, threads=4),
-        )
-    )
-    submitter.start()
-    submitter.join()
+    batch = measure.intake_batch(stack.api_url, API_KEY, requests, batch_size=plan.batch_size, threads=4)
     time.sleep(plan.probe_after)  # let the backlog reach every stage
     # The same client threads as the idle figure: latency is compared like for like.
     loaded = measure.intake_single(
         stack.api_url, API_KEY, generate(300, today=stack.today(), seed=104), threads=plan.threads
     )
+    report["intake_batch"] = batch.__dict__
+    report["intake_under_load"] = loaded.__dict__
+    report["no_blocking_p99_ratio"] = round(loaded.latency["p99"] / max(single.latency["p99"], 1e-9), 2)
     if not plan.drain:
-        return _backlog_only(report, stack, plan, sampler, single, loaded, batch_result["batch"], rss_start)
-    finished = _wait_all_closed(stack, plan.timeout)
+        sampler.stop()
+        with stack.engine.connect() as conn:
+            waiting = int(conn.scalar(select(func.count()).where(ReturnRow.status != "closed")) or 0)
+        queued = sampler.samples[-1][1] if sampler.samples else {}
+        report["backlog_at_probe"] = {"returns_not_closed": waiting, "queued_messages": queued}
+        report["end_to_end"] = {"returns": plan.returns, "finished": None, "skipped": "--no-drain"}
+        report["rss_mib"] = _rss_report(rss_start, _rss(stack))
+        return report
+    finished = _wait_all_finished(stack, plan.timeout)
     elapsed = time.monotonic() - started
     sampler.stop()
     cpu_end = _cpu(stack)
     peak, peak_at = sampler.peak()
     completed = _total(stack) - single.accepted - client.accepted
     rss_end = _rss(stack)
-    report["intake_batch"] = batch_result["batch"].__dict__
-    report["intake_under_load"] = loaded.__dict__
-    report["no_blocking_p99_ratio"] = round(loaded.latency["p99"] / max(single.latency["p99"], 1e-9), 2)
     report["end_to_end"] = {
         "returns": completed,
         "finished": finished,
@@ -201,15 +173,9 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
         "ms_per_return": round(1000 * sum(used.values()) / max(completed, 1), 1),
         "cores_busy": round(sum(used.values()) / elapsed, 2),
     }
-    report["rss_mib"] = {
-        name: {"start": round(rss_start.get(name, 0) / 2**20, 1), "end": round(rss_end.get(name, 0) / 2**20, 1)}
-        for name in sorted(rss_start)
-    }
-    with stack.engine.connect() as conn, conn.begin():
-        from sqlalchemy.orm import Session  # noqa: PLC0415
-
-        with Session(bind=conn) as session:
-            clock = AcceleratedClock(epoch=float(stack.env["RMA_CLOCK_EPOCH"]), speed=speed)
-            audit = run_audit(session, now=clock.now(), real_now=datetime.now(UTC))
+    report["rss_mib"] = _rss_report(rss_start, rss_end)
+    with stack.engine.connect() as conn, conn.begin(), Session(bind=conn) as session:
+        clock = AcceleratedClock(epoch=float(stack.env["RMA_CLOCK_EPOCH"]), speed=speed)
+        audit = run_audit(session, now=clock.now(), real_now=datetime.now(UTC))
     report["audit"] = {"sound": audit.sound, "violations": audit.violations, "by_status": audit.by_status}
     return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from rma.services.context import StageContext
 from rma.services.intake import submit_return
 from rma.services.issuance import issue
 from rma.services.ports import GatewayRefund, ProviderError, RefundOrder
+from rma.services.steps import INSPECT_MANY
 from rma.worker.base import backoff_seconds, is_transient
 
 
@@ -80,8 +82,9 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
     assert all(30 <= backoff_seconds(10) < 90 for _ in range(50))
 
 
-def test_a_task_failing_for_good_is_dead_lettered_and_its_return_parked(tmp_path: Path, make_request: Any) -> None:
-    """The base task's own handling, run in the worker's code path (`apply`); delivery is covered in tests/e2e."""
+@pytest.fixture
+def worker_app(tmp_path: Path) -> Iterator[Any]:
+    """The worker's Celery app on a SQLite file, tasks run in the worker's code path with `apply`."""
     from rma.worker.app import TASK_MODULES, create_app  # noqa: PLC0415
     from rma.worker.runtime import configure, runtime_for  # noqa: PLC0415
 
@@ -92,17 +95,47 @@ def test_a_task_failing_for_good_is_dead_lettered_and_its_return_parked(tmp_path
         __import__(module)
     runtime = runtime_for(app)
     migrate.upgrade(runtime.engine)
-    ctx = runtime.ctx
-    return_id = submit_return(ctx.uow(), make_request(), now=ctx.clock.now(), due_at=ctx.clock.now()).return_id
-    with ctx.uow() as uow:  # put it where an inspection is due
+    yield app
+    runtime.close()
+
+
+def _delivered(ctx: StageContext, make_request: Any, *, inspection_record: bool) -> uuid.UUID:
+    """An authorized return put where an inspection is due (with or without the warehouse's inspection record)."""
+    today = ctx.clock.now().date()
+    request = make_request(
+        order_id=f"o-{uuid.uuid4().hex[:8]}",
+        order_date=(today - timedelta(days=6)).isoformat(),
+        delivery_date=(today - timedelta(days=3)).isoformat(),
+    )
+    return_id = submit_return(ctx.uow(), request, now=ctx.clock.now(), due_at=ctx.clock.now()).return_id
+    assert issue(ctx, return_id) is Status.AUTHORIZED
+    with ctx.uow() as uow:
         ret = uow.returns.get(return_id)
         assert ret is not None
-        for target in (Status.AUTHORIZED, Status.LABEL_ISSUED, Status.DELIVERED):
+        for target in (Status.LABEL_ISSUED, Status.DELIVERED):
             ret.transition(target, at=ctx.clock.now() + timedelta(seconds=1), actor=Actor.SYSTEM, cause="test")
         uow.returns.save(ret)
+        if inspection_record:
+            uow.stores.open_inspection(return_id, due_at=ctx.clock.now() + timedelta(days=2), auto_inspect_at=None)
         uow.commit()
+    return return_id
 
-    result = app.tasks["rma.inspection.inspect"].apply(kwargs={"return_id": str(return_id), "grade": "Z"})
+
+def _dead_letters(app: Any) -> list[tuple[uuid.UUID | None, str]]:
+    from rma.worker.runtime import runtime_for  # noqa: PLC0415
+
+    with runtime_for(app).engine.connect() as conn:
+        return [(rid, cause) for rid, cause in conn.execute(select(DeadLetterRow.return_id, DeadLetterRow.cause))]
+
+
+def test_a_task_failing_for_good_is_dead_lettered_and_its_return_parked(worker_app: Any, make_request: Any) -> None:
+    """The base task's own handling, run in the worker's code path (`apply`); delivery is covered in tests/e2e."""
+    from rma.worker.runtime import runtime_for  # noqa: PLC0415
+
+    ctx = runtime_for(worker_app).ctx
+    return_id = _delivered(ctx, make_request, inspection_record=False)
+
+    result = worker_app.tasks["rma.inspection.inspect"].apply(kwargs={"return_id": str(return_id), "grade": "Z"})
     assert result.successful()  # acknowledged: poison does not block the queue
     with ctx.uow() as uow:
         parked = uow.returns.get(return_id)
@@ -110,13 +143,37 @@ def test_a_task_failing_for_good_is_dead_lettered_and_its_return_parked(tmp_path
     assert parked.status is Status.NEEDS_ATTENTION
     assert parked.attention_cause is not None
     assert "'Z' is not a valid Grade" in parked.attention_cause
-    with runtime.engine.connect() as conn:
-        cause = conn.scalar(select(DeadLetterRow.cause).where(DeadLetterRow.return_id == return_id))
-    assert cause is not None
-    assert "ValueError" in cause
+    (letter,) = _dead_letters(worker_app)
+    assert letter[0] == return_id
+    assert "ValueError" in letter[1]
 
-    missing = app.tasks["rma.labels.issue_label"].apply(kwargs={"return_id": str(uuid.uuid4())})
+    missing = worker_app.tasks["rma.labels.issue_label"].apply(kwargs={"return_id": str(uuid.uuid4())})
     assert missing.successful()
-    with runtime.engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(DeadLetterRow)) == 2
-    runtime.close()
+    assert len(_dead_letters(worker_app)) == 2
+
+
+def test_a_batch_spoiled_by_one_return_moves_the_others_and_dead_letters_only_that_one(
+    worker_app: Any, make_request: Any
+) -> None:
+    from rma.worker.runtime import runtime_for  # noqa: PLC0415
+
+    ctx = runtime_for(worker_app).ctx
+    good = [_delivered(ctx, make_request, inspection_record=True) for _ in range(3)]
+    spoiler = _delivered(ctx, make_request, inspection_record=False)  # the warehouse never opened its record
+    unknown = uuid.uuid4()
+    ids = [str(good[0]), str(spoiler), "not-a-uuid", str(good[1]), str(unknown), str(good[2])]
+
+    result = worker_app.tasks[INSPECT_MANY].apply(kwargs={"return_ids": ids})
+
+    assert result.successful()
+    assert result.result == 5  # the five well-formed ids were taken
+    with ctx.uow() as uow:
+        statuses = {rid: ret.status for rid, ret in uow.returns.get_many([*good, spoiler]).items()}
+    assert [statuses[rid] for rid in good] == [Status.REFUND_PENDING] * 3
+    assert statuses[spoiler] is Status.NEEDS_ATTENTION
+    letters = _dead_letters(worker_app)
+    assert sorted(str(rid) for rid, _ in letters) == sorted([str(spoiler), str(unknown), "None"])
+    causes = " | ".join(cause for _, cause in letters)
+    assert "has no inspection record" in causes
+    assert "badly formed hexadecimal UUID string" in causes
+    assert f"no return {unknown}" in causes

@@ -29,9 +29,23 @@ from rma.domain.lifecycle import Status
 from rma.services import closing, inspection, labels, notify, reconcile, refunds, tracking
 from rma.services.context import StageContext
 from rma.services.intake import submit_return
-from rma.services.issuance import decide_review, issue
+from rma.services.issuance import decide_review, issue, issue_many
 from rma.services.ports import RefundOrder
-from rma.services.steps import CLOSE, INSPECT, ISSUE, ISSUE_LABEL, ISSUE_MANY, NOTIFY, NOTIFY_MANY, POLL, REFUND
+from rma.services.steps import (
+    CLOSE,
+    CLOSE_MANY,
+    INSPECT,
+    INSPECT_MANY,
+    ISSUE,
+    ISSUE_LABEL,
+    ISSUE_LABELS,
+    ISSUE_MANY,
+    NOTIFY,
+    NOTIFY_MANY,
+    POLL,
+    REFUND,
+    REFUND_MANY,
+)
 
 
 def run_outbox(ctx: StageContext, engine: Engine, *, rounds: int = 20) -> list[str]:
@@ -39,14 +53,18 @@ def run_outbox(ctx: StageContext, engine: Engine, *, rounds: int = 20) -> list[s
     is left; answers the task names run."""
     handlers = {
         ISSUE: lambda kw: issue(ctx, uuid.UUID(kw["return_id"])),
-        ISSUE_MANY: lambda kw: [issue(ctx, uuid.UUID(rid)) for rid in kw["return_ids"]],
+        ISSUE_MANY: lambda kw: issue_many(ctx, _ids(kw)),
         ISSUE_LABEL: lambda kw: labels.issue_label(ctx, uuid.UUID(kw["return_id"])),
-        POLL: lambda kw: tracking.poll(ctx, [uuid.UUID(r) for r in kw["return_ids"]]),
+        ISSUE_LABELS: lambda kw: labels.issue_labels(ctx, _ids(kw)),
+        POLL: lambda kw: tracking.poll(ctx, _ids(kw)),
         INSPECT: lambda kw: inspection.inspect(ctx, uuid.UUID(kw["return_id"]), grade=None, inspector="auto"),
+        INSPECT_MANY: lambda kw: inspection.inspect_many(ctx, _ids(kw), grade=None, inspector="auto"),
         REFUND: lambda kw: refunds.issue_refund(ctx, uuid.UUID(kw["return_id"])),
+        REFUND_MANY: lambda kw: refunds.issue_refunds(ctx, _ids(kw)),
         NOTIFY: lambda kw: notify.send_notifications(ctx, uuid.UUID(kw["return_id"])),
         NOTIFY_MANY: lambda kw: notify.send_batch(ctx, kw["notification_ids"]),
         CLOSE: lambda kw: closing.close(ctx, uuid.UUID(kw["return_id"])),
+        CLOSE_MANY: lambda kw: closing.close_many(ctx, _ids(kw)),
     }
     ran: list[str] = []
     for _ in range(rounds):
@@ -61,6 +79,10 @@ def run_outbox(ctx: StageContext, engine: Engine, *, rounds: int = 20) -> list[s
                 handlers[step["task"]](step["kwargs"])
                 ran.append(step["task"])
     return ran
+
+
+def _ids(kwargs: dict[str, Any]) -> list[uuid.UUID]:
+    return [uuid.UUID(raw) for raw in kwargs["return_ids"]]
 
 
 def _count(engine: Engine, table: Any, *where: Any) -> int:

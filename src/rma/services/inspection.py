@@ -16,7 +16,7 @@ from rma.domain.requests import Condition
 from rma.domain.returns import ReturnAuthorization
 from rma.services.context import StageContext
 from rma.services.errors import PermanentStageError
-from rma.services.issuance import load
+from rma.services.loading import load_many
 from rma.services.ports import Step
 from rma.services.refunds import open_refund
 from rma.services.steps import INSPECT, next_steps
@@ -58,32 +58,40 @@ def auto_tick(ctx: StageContext, *, limit: int) -> int:
 
 def inspect(ctx: StageContext, return_id: uuid.UUID, *, grade: Grade | None, inspector: str) -> Status:
     """Record the grade (the auto-inspector's when `grade` is None) and settle the refund. Idempotent."""
+    return inspect_many(ctx, [return_id], grade=grade, inspector=inspector)[return_id]
+
+
+def inspect_many(
+    ctx: StageContext, return_ids: Sequence[uuid.UUID], *, grade: Grade | None, inspector: str
+) -> dict[uuid.UUID, Status]:
+    """The same for a batch, in one transaction: returns no longer delivered are left as they are."""
     with ctx.uow() as uow:
-        ret = load(uow, return_id)
-        if ret.status is not Status.DELIVERED:
-            return ret.status
-        record = uow.stores.inspection(return_id)
-        if record is None:
-            raise PermanentStageError(f"delivered return {ret.rma_number} has no inspection record")
-        chosen = grade or auto_grade(ret)
+        rets = load_many(uow, return_ids)
         now = ctx.clock.now()
-        seller_fault = ret.decision is not None and any(line.fault is Fault.SELLER for line in ret.decision.lines)
-        disposition = disposition_for(chosen, seller_fault=seller_fault)
-        uow.stores.record_inspection(
-            return_id, grade=chosen, disposition=disposition.value, inspector=inspector, at=now
-        )
-        late = " (late)" if now > record.due_at else ""
-        ret.transition(
-            Status.INSPECTED,
-            at=now,
-            actor=Actor.INSPECTOR,
-            cause=f"graded {chosen.value} by {inspector}{late}; disposition {disposition.value}",
-        )
-        open_refund(ctx, uow, ret, grade=chosen, cause=f"inspection grade {chosen.value}")
-        uow.returns.save(ret)
-        uow.stores.enqueue(*next_steps(ret))
+        for ret in rets:
+            if ret.status is not Status.DELIVERED:
+                continue
+            record = uow.stores.inspection(ret.id)
+            if record is None:
+                raise PermanentStageError(f"delivered return {ret.rma_number} has no inspection record")
+            chosen = grade or auto_grade(ret)
+            seller_fault = ret.decision is not None and any(line.fault is Fault.SELLER for line in ret.decision.lines)
+            disposition = disposition_for(chosen, seller_fault=seller_fault)
+            uow.stores.record_inspection(
+                ret.id, grade=chosen, disposition=disposition.value, inspector=inspector, at=now
+            )
+            late = " (late)" if now > record.due_at else ""
+            ret.transition(
+                Status.INSPECTED,
+                at=now,
+                actor=Actor.INSPECTOR,
+                cause=f"graded {chosen.value} by {inspector}{late}; disposition {disposition.value}",
+            )
+            open_refund(ctx, uow, ret, grade=chosen, cause=f"inspection grade {chosen.value}")
+            uow.returns.save(ret)
+            uow.stores.enqueue(*next_steps(ret))
         uow.commit()
-        return ret.status
+        return {ret.id: ret.status for ret in rets}
 
 
 def escalate_overdue(ctx: StageContext, *, limit: int) -> Sequence[uuid.UUID]:

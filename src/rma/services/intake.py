@@ -10,8 +10,8 @@ from datetime import datetime
 from rma.domain.errors import DuplicateRequestError
 from rma.domain.requests import ReturnRequest
 from rma.domain.returns import ReturnAuthorization
-from rma.services.ports import Step, UnitOfWork
-from rma.services.steps import ISSUE_MANY, next_steps
+from rma.services.ports import UnitOfWork
+from rma.services.steps import next_steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +50,6 @@ def submit_return(uow: UnitOfWork, request: ReturnRequest, *, now: datetime, due
         return Submitted(winner.id, created=False)
 
 
-ISSUE_CHUNK = 100
-
-
 def submit_batch(
     uow_factory: Callable[[], UnitOfWork],
     requests: Sequence[ReturnRequest],
@@ -62,7 +59,7 @@ def submit_batch(
 ) -> list[Submitted]:
     """Store many requests in one transaction (repeats answered with their existing returns).
 
-    Bulk statements and one batched issuance message per 100 returns keep the per-return cost small. If a concurrent
+    Bulk statements and batched issuance messages (see `steps.batched`) keep the per-return cost small. If a concurrent
     submission of one of them wins a race, the batch falls back to one transaction per request, so a batch is never
     half-stored and never stores a request twice."""
     with uow_factory() as uow:
@@ -79,9 +76,8 @@ def submit_batch(
             fresh.append(ret)
             results.append(Submitted(ret.id, created=True))
         uow.returns.add_many(fresh)
-        for start in range(0, len(fresh), ISSUE_CHUNK):
-            chunk = [str(ret.id) for ret in fresh[start : start + ISSUE_CHUNK]]
-            uow.stores.enqueue(Step(ISSUE_MANY, {"return_ids": chunk}))
+        for ret in fresh:
+            uow.stores.enqueue(*next_steps(ret))  # merged into batch messages when the outbox is written
         try:
             uow.commit()
         except DuplicateRequestError:

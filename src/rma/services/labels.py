@@ -6,12 +6,13 @@ carrier for a label with that key: one label per return even if a worker dies be
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from rma.domain.lifecycle import Actor, Status
 from rma.faults import fault_point
 from rma.services.context import StageContext
 from rma.services.errors import PermanentStageError
-from rma.services.issuance import load
+from rma.services.loading import load_many
 from rma.services.ports import LabelRequest
 
 
@@ -20,39 +21,53 @@ def label_key(return_id: uuid.UUID) -> str:
 
 
 def issue_label(ctx: StageContext, return_id: uuid.UUID) -> Status:
+    return issue_labels(ctx, [return_id])[return_id]
+
+
+def issue_labels(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Status]:
+    """Buy the labels of a batch: keys committed in one transaction, one carrier call per label, the labels recorded
+    and the returns moved in one transaction. Safe to run any number of times."""
+    requests: list[LabelRequest] = []
     with ctx.uow() as uow:
-        ret = load(uow, return_id)
-        if ret.status is not Status.AUTHORIZED or (ret.decision is not None and ret.decision.returnless):
-            return ret.status
-        if ret.rma_number is None:
-            raise PermanentStageError(f"authorized return {ret.id} has no RMA number")
-        key = label_key(ret.id)
-        uow.stores.reserve_label(ret.id, idempotency_key=key, carrier=ctx.carrier.name, at=ctx.clock.now())
-        request = LabelRequest(idempotency_key=key, rma_number=ret.rma_number, ship_from=ret.request.return_from)
+        for ret in load_many(uow, return_ids):
+            if ret.status is not Status.AUTHORIZED or (ret.decision is not None and ret.decision.returnless):
+                continue
+            if ret.rma_number is None:
+                raise PermanentStageError(f"authorized return {ret.id} has no RMA number")
+            key = label_key(ret.id)
+            uow.stores.reserve_label(ret.id, idempotency_key=key, carrier=ctx.carrier.name, at=ctx.clock.now())
+            requests.append(
+                LabelRequest(idempotency_key=key, rma_number=ret.rma_number, ship_from=ret.request.return_from)
+            )
         uow.commit()
     # Outside any transaction: the carrier is a remote system.
-    label = ctx.carrier.find_label(key) or ctx.carrier.create_label(request)
+    bought = {
+        request.idempotency_key: ctx.carrier.find_label(request.idempotency_key) or ctx.carrier.create_label(request)
+        for request in requests
+    }
     fault_point("labels.after_carrier")
     with ctx.uow() as uow:
-        ret = load(uow, return_id)
-        if ret.status is not Status.AUTHORIZED:
-            return ret.status
+        rets = load_many(uow, return_ids)
         now = ctx.clock.now()
-        uow.stores.complete_label(ret.id, label, at=now)
         expires_at = now + ctx.timing.label_valid
-        uow.stores.add_shipment(
-            ret.id,
-            tracking_number=label.tracking_number,
-            next_poll_at=now + ctx.timing.first_poll_after,
-            expires_at=expires_at,
-        )
-        ret.transition(
-            Status.LABEL_ISSUED,
-            at=now,
-            actor=Actor.CARRIER,
-            cause=f"{label.carrier} label {label.tracking_number}",
-            due_at=expires_at,
-        )
-        uow.returns.save(ret)
+        for ret in rets:
+            label = bought.get(label_key(ret.id))
+            if label is None or ret.status is not Status.AUTHORIZED:
+                continue
+            uow.stores.complete_label(ret.id, label, at=now)
+            uow.stores.add_shipment(
+                ret.id,
+                tracking_number=label.tracking_number,
+                next_poll_at=now + ctx.timing.first_poll_after,
+                expires_at=expires_at,
+            )
+            ret.transition(
+                Status.LABEL_ISSUED,
+                at=now,
+                actor=Actor.CARRIER,
+                cause=f"{label.carrier} label {label.tracking_number}",
+                due_at=expires_at,
+            )
+            uow.returns.save(ret)
         uow.commit()
-        return ret.status
+        return {ret.id: ret.status for ret in rets}

@@ -336,8 +336,9 @@ class UnitOfWork(Protocol):
 
     def rollback(self) -> None: ...
 
-    def next_rma_serial(self, prefix: str) -> int:
-        """The next serial for `prefix`, unique across every concurrent transaction."""
+    def next_rma_serials(self, prefix: str, count: int) -> range:
+        """`count` new serials for `prefix`, unique across every concurrent transaction (the counter stays locked by
+        this transaction until it ends)."""
 
     def lock_order(self, channel: str, order_id: str) -> None:
         """Serialise, until commit, the transactions that decide refunds for one order."""

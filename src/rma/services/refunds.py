@@ -8,14 +8,16 @@ key exists, so a worker killed between the call and the commit never causes a se
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from rma.domain.inspection import Grade, settle_refund
 from rma.domain.lifecycle import Actor, Status
 from rma.domain.returns import ReturnAuthorization
 from rma.faults import fault_point
 from rma.services.context import StageContext
-from rma.services.errors import PermanentStageError, ReturnNotFoundError
-from rma.services.ports import ProviderError, RefundOrder, RefundStatus, UnitOfWork
+from rma.services.errors import PermanentStageError
+from rma.services.loading import load_many
+from rma.services.ports import GatewayRefund, ProviderError, RefundOrder, RefundStatus, UnitOfWork
 
 
 def open_refund(
@@ -51,57 +53,63 @@ def open_refund(
 
 def issue_refund(ctx: StageContext, return_id: uuid.UUID) -> Status:
     """Pay the pending refund of a return. Safe to run any number of times."""
+    return issue_refunds(ctx, [return_id])[return_id]
+
+
+def issue_refunds(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Status]:
+    """Pay the pending refunds of a batch: one gateway call per refund, outside any transaction, then every outcome
+    recorded in one transaction. Returns not refund_pending are left as they are. Safe to run any number of times."""
+    orders: dict[uuid.UUID, RefundOrder] = {}
     with ctx.uow() as uow:
-        ret = uow.returns.get(return_id)
-        if ret is None:
-            raise ReturnNotFoundError(f"no return {return_id}")
-        if ret.status is not Status.REFUND_PENDING:
-            return ret.status
-        pending = [r for r in uow.stores.refunds(return_id) if r.status is not RefundStatus.FAILED]
-        if not pending:
-            raise PermanentStageError(f"return {ret.rma_number or ret.id} is refund_pending without a refund decision")
-        refund = pending[-1]
-        order = RefundOrder(
-            idempotency_key=refund.idempotency_key,
-            payment_reference=f"{ret.channel}:{ret.request.order_id}",
-            amount=refund.amount,
-            currency=refund.currency,
-        )
+        for ret in load_many(uow, return_ids):
+            if ret.status is not Status.REFUND_PENDING:
+                continue
+            pending = [r for r in uow.stores.refunds(ret.id) if r.status is not RefundStatus.FAILED]
+            if not pending:
+                raise PermanentStageError(
+                    f"return {ret.rma_number or ret.id} is refund_pending without a refund decision"
+                )
+            orders[ret.id] = RefundOrder(
+                idempotency_key=pending[-1].idempotency_key,
+                payment_reference=f"{ret.channel}:{ret.request.order_id}",
+                amount=pending[-1].amount,
+                currency=pending[-1].currency,
+            )
     # Outside any transaction: the gateway is a remote system.
-    try:
-        paid = ctx.gateway.find_refund(order.idempotency_key) or ctx.gateway.refund(order)
-    except ProviderError as exc:
-        if exc.transient:
-            raise
-        return _refund_declined(ctx, return_id, order.idempotency_key, str(exc))
+    paid: dict[uuid.UUID, GatewayRefund] = {}
+    declined: dict[uuid.UUID, str] = {}
+    for return_id, order in orders.items():
+        try:
+            paid[return_id] = ctx.gateway.find_refund(order.idempotency_key) or ctx.gateway.refund(order)
+        except ProviderError as exc:
+            if exc.transient:
+                raise
+            declined[return_id] = str(exc)
     fault_point("refunds.after_gateway")
     with ctx.uow() as uow:
-        ret = uow.returns.get(return_id)
-        if ret is None or ret.status is not Status.REFUND_PENDING:
-            return ret.status if ret else Status.REFUND_PENDING
+        rets = load_many(uow, return_ids)
         now = ctx.clock.now()
-        uow.stores.settle_refund(order.idempotency_key, gateway_refund_id=paid.refund_id, at=now)
-        ret.transition(
-            Status.REFUNDED,
-            at=now,
-            actor=Actor.GATEWAY,
-            cause=f"refund {paid.refund_id}: {paid.amount} {paid.currency}",
-            due_at=ctx.machine_deadline(),
-        )
-        uow.returns.save(ret)
+        for ret in rets:
+            if ret.status is not Status.REFUND_PENDING or ret.id not in orders:
+                continue
+            key = orders[ret.id].idempotency_key
+            if ret.id in declined:
+                cause = declined[ret.id]
+                uow.stores.fail_refund(key, cause=cause, at=now)
+                ret.transition(
+                    Status.REFUND_FAILED, at=now, actor=Actor.GATEWAY, cause=f"gateway declined: {cause}"[:500]
+                )
+                ret.flag(f"refund declined by the gateway: {cause}", at=now)
+            else:
+                result = paid[ret.id]
+                uow.stores.settle_refund(key, gateway_refund_id=result.refund_id, at=now)
+                ret.transition(
+                    Status.REFUNDED,
+                    at=now,
+                    actor=Actor.GATEWAY,
+                    cause=f"refund {result.refund_id}: {result.amount} {result.currency}",
+                    due_at=ctx.machine_deadline(),
+                )
+            uow.returns.save(ret)
         uow.commit()
-        return ret.status
-
-
-def _refund_declined(ctx: StageContext, return_id: uuid.UUID, key: str, cause: str) -> Status:
-    with ctx.uow() as uow:
-        ret = uow.returns.get(return_id)
-        if ret is None or ret.status is not Status.REFUND_PENDING:
-            return ret.status if ret else Status.REFUND_PENDING
-        now = ctx.clock.now()
-        uow.stores.fail_refund(key, cause=cause, at=now)
-        ret.transition(Status.REFUND_FAILED, at=now, actor=Actor.GATEWAY, cause=f"gateway declined: {cause}"[:500])
-        ret.flag(f"refund declined by the gateway: {cause}", at=now)
-        uow.returns.save(ret)
-        uow.commit()
-        return ret.status
+        return {ret.id: ret.status for ret in rets}

@@ -12,6 +12,7 @@ from rma.domain.policy.calendar import add_business_days
 from rma.domain.returns import ReturnAuthorization
 from rma.services.context import StageContext
 from rma.services.inspection import auto_inspect_at
+from rma.services.loading import load_many
 from rma.services.ports import Parcel, Step, TrackingState, TrackingUpdate, UnitOfWork
 from rma.services.refunds import open_refund
 from rma.services.steps import POLL, next_steps
@@ -85,11 +86,11 @@ def poll(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[str, int]:
 
 def _apply_all(ctx: StageContext, moving: dict[uuid.UUID, TrackingUpdate]) -> None:
     with ctx.uow() as uow:
-        rets = uow.returns.get_many(list(moving))
-        parcels = uow.stores.shipments(list(rets))
-        for return_id, ret in rets.items():
-            if return_id in parcels:
-                _apply(ctx, uow, ret, moving[return_id], parcels[return_id])
+        rets = load_many(uow, list(moving))
+        parcels = uow.stores.shipments([ret.id for ret in rets])
+        for ret in rets:
+            if ret.id in parcels:
+                _apply(ctx, uow, ret, moving[ret.id], parcels[ret.id])
         uow.commit()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import psycopg
@@ -93,6 +93,44 @@ class RmaTask(Task[Any, Any]):
         finally:
             structlog.contextvars.unbind_contextvars("task_id", "task_name", "stage", "return_id", "rma_number")
 
+    def run_batch(self, return_ids: object, step: Callable[[StageContext, list[uuid.UUID]], object]) -> int:
+        """Run a batch step on the ids of a batch message; answers how many ids it took.
+
+        The batch runs as one piece; if a return spoils it (a permanent failure, or a conflict with another writer),
+        it runs again one return at a time, so only the failing return is dead-lettered and parked. A transient
+        failure retries the message; the returns already moved on are skipped then, as every step is idempotent."""
+        if not isinstance(return_ids, list):
+            raise TypeError("return_ids must be a list of UUID strings")
+        ids: list[uuid.UUID] = []
+        for raw in return_ids:
+            try:
+                ids.append(parse_return_id(raw))
+            except (TypeError, ValueError) as exc:
+                self.give_up(exc, {"return_id": raw}, exhausted=False)
+        if not ids:
+            return 0
+        try:
+            step(self.ctx, ids)
+        except Exception as exc:
+            if is_transient(exc) and not isinstance(exc, ConcurrentUpdateError):
+                raise
+            log.info("batch_split", error=describe(exc), size=len(ids))
+            self._one_at_a_time(ids, step)
+        return len(ids)
+
+    def _one_at_a_time(self, ids: list[uuid.UUID], step: Callable[[StageContext, list[uuid.UUID]], object]) -> None:
+        transient: Exception | None = None
+        for return_id in ids:
+            try:
+                step(self.ctx, [return_id])
+            except Exception as exc:  # noqa: BLE001 - each failure is dead-lettered or retried, never dropped
+                if not is_transient(exc):
+                    self.give_up(exc, {"return_id": str(return_id)}, exhausted=False)
+                elif transient is None:
+                    transient = exc
+        if transient is not None:
+            raise transient
+
     def give_up(self, exc: BaseException, kwargs: Mapping[str, Any], *, exhausted: bool) -> None:
         """Dead-letter the message (or one item of a batch) with its cause and park its return."""
         cause = f"{'retries exhausted: ' if exhausted else ''}{describe(exc)}"[:2000]
@@ -114,7 +152,7 @@ class RmaTask(Task[Any, Any]):
                 ret.flag(f"{self.name} failed: {cause}", at=ctx.clock.now())
                 uow.returns.save(ret)
             uow.commit()
-        log.error("task_dead_lettered", dead_letter_id=letter_id, cause=cause)
+        log.error("task_dead_lettered", dead_letter_id=letter_id, cause=cause, return_id=kwargs.get("return_id"))
 
 
 def describe(exc: BaseException) -> str:

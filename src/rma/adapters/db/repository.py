@@ -123,6 +123,8 @@ class SqlAlchemyReturnRepository:
         return [ret for row in self._session.scalars(stmt) if (ret := self._load(row)) is not None]
 
     def order_history(self, channel: str, order_id: str, *, excluding: UUID | None = None) -> OrderHistory:
+        # A batch deciding two returns of one order must see the first's changes when it decides the second.
+        self._session.flush()
         stmt = (
             select(ReturnLineRow.order_line_id, func.sum(ReturnLineRow.quantity))
             .join(ReturnRow, ReturnLineRow.return_id == ReturnRow.id)

@@ -36,6 +36,7 @@ from rma.services.ports import (
     RefundStatus,
     Step,
 )
+from rma.services.steps import batched
 
 
 class SqlAlchemyStores:
@@ -43,17 +44,31 @@ class SqlAlchemyStores:
         self._session = session
         self._now = now
         self.outbox_rows: list[OutboxRow] = []
+        self._chains: list[tuple[Step, ...]] = []
 
     # --- outbox -----------------------------------------------------------------------------------
 
     def enqueue(self, *steps: Step) -> None:
-        row = OutboxRow(
-            created_at=self._now,
-            message={"chain": [{"task": step.task, "kwargs": step.kwargs} for step in steps]},
-            attempts=0,
-        )
-        self._session.add(row)
-        self.outbox_rows.append(row)
+        if steps:
+            self._chains.append(steps)
+
+    def write_outbox(self) -> None:
+        """Called by the unit of work before it commits: the queued chains become outbox rows, the per-return chains
+        of many returns merged into batch messages (one transaction that moves 100 returns hands on 100 ids in a few
+        messages, not 100)."""
+        for chain in batched(self._chains):
+            row = OutboxRow(
+                created_at=self._now,
+                message={"chain": [{"task": step.task, "kwargs": step.kwargs} for step in chain]},
+                attempts=0,
+            )
+            self._session.add(row)
+            self.outbox_rows.append(row)
+        self._chains.clear()
+
+    def discard_outbox(self) -> None:
+        self._chains.clear()
+        self.outbox_rows.clear()
 
     # --- labels and shipments ---------------------------------------------------------------------
 

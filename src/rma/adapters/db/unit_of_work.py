@@ -51,7 +51,7 @@ class SqlAlchemyUnitOfWork:
         session = self.session
         try:
             session.rollback()
-            self.stores.outbox_rows.clear()
+            self.stores.discard_outbox()
         finally:
             session.close()
             self._session = None
@@ -59,6 +59,7 @@ class SqlAlchemyUnitOfWork:
     def commit(self) -> None:
         session = self.session
         try:
+            self.stores.write_outbox()
             session.flush()
             outbox = [(row.id, row.message) for row in self.stores.outbox_rows]
             session.commit()
@@ -85,16 +86,16 @@ class SqlAlchemyUnitOfWork:
                 text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"order:{channel}:{order_id}"}
             )
 
-    def next_rma_serial(self, prefix: str) -> int:
-        """Atomically increment the prefix's counter inside this transaction (the row lock serialises issuers)."""
+    def next_rma_serials(self, prefix: str, count: int) -> range:
+        """Atomically advance the prefix's counter inside this transaction (the row lock serialises issuers)."""
         session = self.session
         insert_or_ignore(session, RmaCounterRow, {"prefix": prefix, "last_value": 0})
         value = session.scalar(
             update(RmaCounterRow)
             .where(RmaCounterRow.prefix == prefix)
-            .values(last_value=RmaCounterRow.last_value + 1)
+            .values(last_value=RmaCounterRow.last_value + count)
             .returning(RmaCounterRow.last_value)
         )
         if value is None:
             raise RuntimeError(f"RMA counter for prefix {prefix!r} is missing after insert")
-        return int(value)
+        return range(int(value) - count + 1, int(value) + 1)

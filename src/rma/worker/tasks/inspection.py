@@ -19,6 +19,14 @@ def inspect(self: InspectionTask, return_id: str, grade: str | None = None, insp
     inspection.inspect(self.ctx, parse_return_id(return_id), grade=Grade(grade) if grade else None, inspector=inspector)
 
 
+@shared_task(base=InspectionTask, bind=True, name=steps.INSPECT_MANY, time_limit=120, soft_time_limit=100)
+def inspect_many(self: InspectionTask, return_ids: list[str]) -> int:
+    """The auto-inspector's grades for a batch of delivered returns."""
+    return self.run_batch(
+        return_ids, lambda ctx, ids: inspection.inspect_many(ctx, ids, grade=None, inspector="auto-inspector")
+    )
+
+
 @shared_task(base=InspectionTask, bind=True, name="rma.inspection.auto_tick")
 def auto_tick(self: InspectionTask) -> int:
     """Beat (sandbox only): hand delivered parcels to the auto-inspector when their turn comes."""

@@ -19,6 +19,12 @@ def close(self: MaintenanceTask, return_id: str) -> None:
     closing.close(self.ctx, parse_return_id(return_id))
 
 
+@shared_task(base=MaintenanceTask, bind=True, name=steps.CLOSE_MANY, time_limit=120, soft_time_limit=100)
+def close_many(self: MaintenanceTask, return_ids: list[str]) -> int:
+    """Close a batch of settled returns."""
+    return self.run_batch(return_ids, closing.close_many)
+
+
 @shared_task(base=MaintenanceTask, bind=True, name="rma.maintenance.reconcile", time_limit=120, soft_time_limit=100)
 def reconcile_due(self: MaintenanceTask) -> dict[str, int]:
     """Beat: re-drive every return whose status outlived its deadline."""

@@ -49,9 +49,7 @@ def test_different_chains_are_batched_apart_and_a_lone_return_keeps_its_own_mess
         (Step(ISSUE_LABELS, {"return_ids": labels}),),
         (Step(CLOSE_MANY, {"return_ids": [*closes, lone[0]]}),),
     ]
-    assert batched([steps_for(Status.AUTHORIZED, uuid.UUID(lone[0]))]) == [
-        (Step(ISSUE_LABEL, {"return_id": lone[0]}),)
-    ]
+    assert batched([steps_for(Status.AUTHORIZED, uuid.UUID(lone[0]))]) == [(Step(ISSUE_LABEL, {"return_id": lone[0]}),)]
 
 
 def test_steps_carrying_more_than_a_return_id_are_never_merged() -> None:

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     db_pool_size: int = Field(default=5, ge=1, le=100)
+    worker_nice: int = Field(
+        default=5,
+        ge=0,
+        le=19,
+        description="CPU niceness added by stage workers: on a shared host, a saturated pipeline yields to intake",
+    )
 
     # Providers: only the sandbox ones exist so far; the real adapters plug in behind the same interfaces.
     carrier: Literal["sandbox"] = "sandbox"

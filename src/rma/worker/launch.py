@@ -5,6 +5,7 @@ a provider (carrier, gateway, e-mail), where many concurrent calls cost little m
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Final
 
@@ -53,8 +54,12 @@ def worker_argv(stage: str, *, loglevel: str = "INFO") -> list[str]:
 
 
 def run_worker(stage: str) -> None:
+    from rma.config import get_settings  # noqa: PLC0415
     from rma.worker.celery_app import app  # noqa: PLC0415 - the app reads settings; load it only to run
 
+    # Stage work is throughput, absorbed by the queues; intake is a caller waiting. Where both share a host's cores,
+    # the workers (and their pool processes, which inherit it) take a lower CPU priority than the intake API.
+    os.nice(get_settings().worker_nice)
     app.worker_main(worker_argv(stage, loglevel=_loglevel()))
 
 

@@ -30,7 +30,7 @@ from rma.services import closing, inspection, labels, notify, reconcile, refunds
 from rma.services.context import StageContext
 from rma.services.intake import submit_return
 from rma.services.issuance import decide_review, issue, issue_many
-from rma.services.ports import RefundOrder
+from rma.services.ports import LabelRequest, RefundOrder
 from rma.services.steps import (
     CLOSE,
     CLOSE_MANY,
@@ -204,6 +204,43 @@ def test_a_refund_interrupted_after_the_gateway_call_is_not_paid_twice(
     assert _count(engine, SandboxRefundRow) == 1
 
 
+def test_a_label_interrupted_after_the_carrier_call_is_not_bought_twice(
+    make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
+) -> None:
+    """The carrier is asked for a label it may have sold only when an earlier attempt reserved the key."""
+    import dataclasses  # noqa: PLC0415
+
+    base = make_ctx()
+    carrier = CountingCarrier(base.carrier)
+    ctx = dataclasses.replace(base, carrier=carrier)
+    first, second = (
+        submit_return(ctx.uow(), make_request(), now=clock.now(), due_at=ctx.machine_deadline()).return_id
+        for _ in range(2)
+    )
+    issue_many(ctx, [first, second])
+    # An earlier attempt for `second` reserved its key and bought the label, then died before recording it.
+    with ctx.uow() as uow:
+        assert uow.stores.reserve_label(
+            second, idempotency_key=labels.label_key(second), carrier=carrier.name, at=clock.now()
+        )
+        assert not uow.stores.reserve_label(
+            second, idempotency_key=labels.label_key(second), carrier=carrier.name, at=clock.now()
+        )
+        uow.commit()
+    with ctx.uow() as uow:
+        rma_number = uow.returns.get(second).rma_number  # type: ignore[union-attr]
+    carrier.inner.create_label(
+        LabelRequest(
+            idempotency_key=labels.label_key(second), rma_number=rma_number, ship_from=make_request().return_from
+        )
+    )
+
+    assert labels.issue_labels(ctx, [first, second]) == {first: Status.LABEL_ISSUED, second: Status.LABEL_ISSUED}
+    assert carrier.find_calls == [labels.label_key(second)]  # a fresh reservation cannot have reached the carrier
+    assert _count(engine, SandboxLabelRow) == 2
+    assert _count(engine, LabelRow, LabelRow.tracking_number.is_not(None)) == 2
+
+
 def test_review_then_approval_and_the_reconciler(
     make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
 ) -> None:
@@ -290,11 +327,13 @@ class CountingCarrier:
         self.inner = inner
         self.name = inner.name
         self.track_calls: list[int] = []
+        self.find_calls: list[str] = []
 
     def create_label(self, request: Any) -> Any:
         return self.inner.create_label(request)
 
     def find_label(self, key: str) -> Any:
+        self.find_calls.append(key)
         return self.inner.find_label(key)
 
     def track(self, numbers: Any) -> Any:

@@ -27,7 +27,7 @@ def issue_label(ctx: StageContext, return_id: uuid.UUID) -> Status:
 def issue_labels(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Status]:
     """Buy the labels of a batch: keys committed in one transaction, one carrier call per label, the labels recorded
     and the returns moved in one transaction. Safe to run any number of times."""
-    requests: list[LabelRequest] = []
+    requests: list[tuple[LabelRequest, bool]] = []
     with ctx.uow() as uow:
         for ret in load_many(uow, return_ids):
             if ret.status is not Status.AUTHORIZED or (ret.decision is not None and ret.decision.returnless):
@@ -35,15 +35,16 @@ def issue_labels(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uui
             if ret.rma_number is None:
                 raise PermanentStageError(f"authorized return {ret.id} has no RMA number")
             key = label_key(ret.id)
-            uow.stores.reserve_label(ret.id, idempotency_key=key, carrier=ctx.carrier.name, at=ctx.clock.now())
-            requests.append(
-                LabelRequest(idempotency_key=key, rma_number=ret.rma_number, ship_from=ret.request.return_from)
-            )
+            fresh = uow.stores.reserve_label(ret.id, idempotency_key=key, carrier=ctx.carrier.name, at=ctx.clock.now())
+            request = LabelRequest(idempotency_key=key, rma_number=ret.rma_number, ship_from=ret.request.return_from)
+            requests.append((request, fresh))
         uow.commit()
-    # Outside any transaction: the carrier is a remote system.
+    # Outside any transaction: the carrier is a remote system. Only a reservation made by an earlier attempt can have
+    # reached the carrier, so only then is the carrier asked first for a label it may already have sold.
     bought = {
-        request.idempotency_key: ctx.carrier.find_label(request.idempotency_key) or ctx.carrier.create_label(request)
-        for request in requests
+        request.idempotency_key: (None if fresh else ctx.carrier.find_label(request.idempotency_key))
+        or ctx.carrier.create_label(request)
+        for request, fresh in requests
     }
     fault_point("labels.after_carrier")
     with ctx.uow() as uow:

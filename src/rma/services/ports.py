@@ -250,7 +250,9 @@ class Stores(Protocol):
 
     def label(self, return_id: UUID) -> LabelRecord | None: ...
 
-    def reserve_label(self, return_id: UUID, *, idempotency_key: str, carrier: str, at: datetime) -> None: ...
+    def reserve_label(self, return_id: UUID, *, idempotency_key: str, carrier: str, at: datetime) -> bool:
+        """Commit the label's idempotency key before the carrier is called; True when this call made the reservation
+        (so no carrier call with that key can have happened yet)."""
 
     def complete_label(self, return_id: UUID, label: Label, *, at: datetime) -> None: ...
 

@@ -20,6 +20,7 @@ from rma.adapters.db.tables import (
     ShipmentRow,
     table_of,
 )
+from rma.adapters.db.upsert import insert_or_ignore, inserted
 from rma.domain.inspection import Grade
 from rma.domain.lifecycle import Status
 from rma.domain.requests import Contact
@@ -85,37 +86,38 @@ class SqlAlchemyStores:
             document=row.document,
         )
 
-    def reserve_label(self, return_id: UUID, *, idempotency_key: str, carrier: str, at: datetime) -> None:
-        if self._session.get(LabelRow, return_id) is None:
-            self._session.add(
-                LabelRow(return_id=return_id, idempotency_key=idempotency_key, carrier=carrier, requested_at=at)
-            )
+    def reserve_label(self, return_id: UUID, *, idempotency_key: str, carrier: str, at: datetime) -> bool:
+        values = {"return_id": return_id, "idempotency_key": idempotency_key, "carrier": carrier, "requested_at": at}
+        return inserted(self._session, LabelRow, values)
 
     def complete_label(self, return_id: UUID, label: Label, *, at: datetime) -> None:
-        row = self._session.get(LabelRow, return_id)
-        if row is None:
+        done = self._session.execute(
+            update(table_of(LabelRow))
+            .where(LabelRow.return_id == return_id)
+            .values(
+                tracking_number=label.tracking_number,
+                carrier=label.carrier,
+                label_format=label.label_format,
+                document=label.document,
+                cost=label.cost,
+                created_at=at,
+            )
+        )
+        if done.rowcount == 0:  # type: ignore[attr-defined]
             raise LookupError(f"no label reservation for return {return_id}")
-        row.tracking_number = label.tracking_number
-        row.carrier = label.carrier
-        row.label_format = label.label_format
-        row.document = label.document
-        row.cost = label.cost
-        row.created_at = at
 
     def add_shipment(
         self, return_id: UUID, *, tracking_number: str, next_poll_at: datetime, expires_at: datetime
     ) -> None:
-        if self._session.get(ShipmentRow, return_id) is None:
-            self._session.add(
-                ShipmentRow(
-                    return_id=return_id,
-                    tracking_number=tracking_number,
-                    carrier_status="label_created",
-                    next_poll_at=next_poll_at,
-                    expires_at=expires_at,
-                    polls=0,
-                )
-            )
+        values = {
+            "return_id": return_id,
+            "tracking_number": tracking_number,
+            "carrier_status": "label_created",
+            "next_poll_at": next_poll_at,
+            "expires_at": expires_at,
+            "polls": 0,
+        }
+        insert_or_ignore(self._session, ShipmentRow, values)
 
     def shipments_due(self, *, now: datetime, limit: int) -> Sequence[tuple[UUID, str]]:
         stmt = (
@@ -142,20 +144,23 @@ class SqlAlchemyStores:
     def update_shipment(
         self, return_id: UUID, *, state: str, next_poll_at: datetime | None, event_at: datetime | None
     ) -> None:
-        row = self._session.get(ShipmentRow, return_id)
-        if row is None:
-            raise LookupError(f"no shipment for return {return_id}")
-        row.carrier_status = state
-        row.next_poll_at = next_poll_at
-        row.polls += 1
+        shipments = table_of(ShipmentRow)
+        values: dict[str, object] = {
+            "carrier_status": state,
+            "next_poll_at": next_poll_at,
+            "polls": shipments.c.polls + 1,
+        }
         if event_at is not None:
-            row.last_event_at = event_at
+            values["last_event_at"] = event_at
+        done = self._session.execute(update(shipments).where(shipments.c.return_id == return_id).values(values))
+        if done.rowcount == 0:  # type: ignore[attr-defined]
+            raise LookupError(f"no shipment for return {return_id}")
 
     # --- inspections ------------------------------------------------------------------------------
 
     def open_inspection(self, return_id: UUID, *, due_at: datetime, auto_inspect_at: datetime | None) -> None:
-        if self._session.get(InspectionRow, return_id) is None:
-            self._session.add(InspectionRow(return_id=return_id, due_at=due_at, auto_inspect_at=auto_inspect_at))
+        values = {"return_id": return_id, "due_at": due_at, "auto_inspect_at": auto_inspect_at}
+        insert_or_ignore(self._session, InspectionRow, values)
 
     def inspection(self, return_id: UUID) -> InspectionRecord | None:
         row = self._session.get(InspectionRow, return_id)
@@ -172,13 +177,14 @@ class SqlAlchemyStores:
     def record_inspection(
         self, return_id: UUID, *, grade: Grade, disposition: str, inspector: str, at: datetime
     ) -> None:
-        row = self._session.get(InspectionRow, return_id)
-        if row is None:
+        inspections = table_of(InspectionRow)
+        done = self._session.execute(
+            update(inspections)
+            .where(inspections.c.return_id == return_id)
+            .values(grade=grade.value, disposition=disposition, inspector=inspector, inspected_at=at)
+        )
+        if done.rowcount == 0:  # type: ignore[attr-defined]
             raise LookupError(f"no inspection opened for return {return_id}")
-        row.grade = grade.value
-        row.disposition = disposition
-        row.inspector = inspector
-        row.inspected_at = at
 
     def inspections_for_auto(self, *, now: datetime, limit: int) -> Sequence[UUID]:
         stmt = (
@@ -223,21 +229,18 @@ class SqlAlchemyStores:
     def create_refund(
         self, ret: ReturnAuthorization, *, idempotency_key: str, amount: int, lines: dict[str, int], at: datetime
     ) -> None:
-        exists = self._session.scalar(select(RefundRow.id).where(RefundRow.idempotency_key == idempotency_key))
-        if exists is None:
-            self._session.add(
-                RefundRow(
-                    return_id=ret.id,
-                    channel=ret.channel,
-                    order_id=ret.request.order_id,
-                    idempotency_key=idempotency_key,
-                    amount=amount,
-                    currency=ret.request.currency,
-                    lines=lines,
-                    status=RefundStatus.PENDING.value,
-                    created_at=at,
-                )
-            )
+        values = {
+            "return_id": ret.id,
+            "channel": ret.channel,
+            "order_id": ret.request.order_id,
+            "idempotency_key": idempotency_key,
+            "amount": amount,
+            "currency": ret.request.currency,
+            "lines": lines,
+            "status": RefundStatus.PENDING.value,
+            "created_at": at,
+        }
+        insert_or_ignore(self._session, RefundRow, values)
 
     def refunds(self, return_id: UUID) -> Sequence[RefundRecord]:
         self._session.flush()
@@ -256,23 +259,21 @@ class SqlAlchemyStores:
             for row in self._session.scalars(stmt)
         ]
 
-    def _refund_row(self, idempotency_key: str) -> RefundRow:
-        row = self._session.scalar(select(RefundRow).where(RefundRow.idempotency_key == idempotency_key))
-        if row is None:
+    def _update_refund(self, idempotency_key: str, **values: object) -> None:
+        refunds = table_of(RefundRow)
+        done = self._session.execute(
+            update(refunds).where(refunds.c.idempotency_key == idempotency_key).values(**values)
+        )
+        if done.rowcount == 0:  # type: ignore[attr-defined]
             raise LookupError(f"no refund with key {idempotency_key}")
-        return row
 
     def settle_refund(self, idempotency_key: str, *, gateway_refund_id: str, at: datetime) -> None:
-        row = self._refund_row(idempotency_key)
-        row.status = RefundStatus.SUCCEEDED.value
-        row.gateway_refund_id = gateway_refund_id
-        row.settled_at = at
+        self._update_refund(
+            idempotency_key, status=RefundStatus.SUCCEEDED.value, gateway_refund_id=gateway_refund_id, settled_at=at
+        )
 
     def fail_refund(self, idempotency_key: str, *, cause: str, at: datetime) -> None:
-        row = self._refund_row(idempotency_key)
-        row.status = RefundStatus.FAILED.value
-        row.failure = cause[:500]
-        row.settled_at = at
+        self._update_refund(idempotency_key, status=RefundStatus.FAILED.value, failure=cause[:500], settled_at=at)
 
     # --- notifications ----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from rma.adapters.db.tables import SandboxLabelRow
-from rma.adapters.db.upsert import insert_or_ignore
+from rma.adapters.db.upsert import inserted
 from rma.adapters.sandbox.zpl import render_zpl
 from rma.services.ports import Clock, Label, LabelRequest, TrackingState, TrackingUpdate
 
@@ -106,19 +106,16 @@ class SandboxCarrier:
         )
 
     def create_label(self, request: LabelRequest) -> Label:
+        values = {
+            "idempotency_key": request.idempotency_key,
+            "tracking_number": self._tracking_number(request.idempotency_key),
+            "rma_number": request.rma_number,
+            "created_at": self._clock.now(),
+        }
         with self._sessions() as session, session.begin():
-            insert_or_ignore(
-                session,
-                SandboxLabelRow,
-                {
-                    "idempotency_key": request.idempotency_key,
-                    "tracking_number": self._tracking_number(request.idempotency_key),
-                    "rma_number": request.rma_number,
-                    "created_at": self._clock.now(),
-                },
-            )
-            row = session.get_one(SandboxLabelRow, request.idempotency_key)
-            return self._label(row, request)
+            if inserted(session, SandboxLabelRow, values):
+                return self._label(SandboxLabelRow(**values), request)
+            return self._label(session.get_one(SandboxLabelRow, request.idempotency_key), request)  # a repeat
 
     def find_label(self, idempotency_key: str) -> Label | None:
         with self._sessions() as session:

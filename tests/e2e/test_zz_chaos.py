@@ -21,9 +21,9 @@ def test_small_chaos_run_loses_nothing_and_repeats_nothing(tmp_path: Path) -> No
             "rma.cli.main",
             "chaos",
             "--returns",
-            "200",
+            "400",
             "--kill-every",
-            "3",
+            "2",
             "--timeout",
             "300",
             "--json",
@@ -40,8 +40,8 @@ def test_small_chaos_run_loses_nothing_and_repeats_nothing(tmp_path: Path) -> No
     )
     result = json.loads(done.stdout)
     assert done.returncode == 0, (result, done.stderr[-3000:])
-    assert result["submitted"] == 200
-    assert result["completed"] + result["needs_attention"] == 200
+    assert result["submitted"] == 400
+    assert result["completed"] + result["needs_attention"] == 400
     assert result["lost"] == 0
     assert result["duplicate_labels"] == 0
     assert result["duplicate_refunds"] == 0

@@ -67,4 +67,7 @@ def test_a_small_bench_reports_every_figure_and_an_audit(tmp_path: Path) -> None
     assert isinstance(cpu, dict)
     assert {"worker-issuance", "worker-notify", "postgres"} <= set(cpu["seconds"])
     assert float(report["ratio_to_bare_chain"]) > 0  # type: ignore[arg-type]
+    growth = report["rss_over_run"]
+    assert isinstance(growth, dict)
+    assert set(growth) == set(report["rss_mib"])  # type: ignore[arg-type]  # every worker's memory over the run
     assert _bench_schemas() == before  # its schema is dropped

@@ -67,15 +67,56 @@ def _cpu(stack: BenchStack) -> dict[str, float]:
     return spent
 
 
-def _wait_all_finished(stack: BenchStack, timeout: float) -> bool:
-    """Until every return is closed and its customer told everything."""
+RSS_EVERY_SECONDS = 10.0
+
+
+def _cpu_report(start: dict[str, float], end: dict[str, float], *, completed: int, elapsed: float) -> dict[str, Any]:
+    """Where the cores went during the end-to-end phase: CPU seconds per process, milliseconds per return."""
+    used = {name: end[name] - start.get(name, 0.0) for name in end}
+    return {
+        "seconds": {name: round(value, 1) for name, value in sorted(used.items(), key=lambda kv: -kv[1])},
+        "ms_per_return": round(1000 * sum(used.values()) / max(completed, 1), 1),
+        "cores_busy": round(sum(used.values()) / elapsed, 2),
+    }
+
+
+def _wait_all_finished(
+    stack: BenchStack, timeout: float, memory: list[tuple[int, dict[str, int]]] | None = None
+) -> bool:
+    """Until every return is closed and its customer told everything. With `memory`, every ten seconds the count of
+    finished returns and each worker's RSS are appended to it."""
     deadline = time.monotonic() + timeout
+    next_rss = time.monotonic()
     while time.monotonic() < deadline:
-        if stack.finished() >= _total(stack):
+        finished = stack.finished()
+        if memory is not None and time.monotonic() >= next_rss:
+            memory.append((finished, _rss(stack)))
+            next_rss += RSS_EVERY_SECONDS
+        if finished >= _total(stack):
+            if memory is not None:
+                memory.append((finished, _rss(stack)))
             return True
         stack.supervisor.check()
         time.sleep(1)
     return False
+
+
+def rss_growth(memory: list[tuple[int, dict[str, int]]], total: int) -> dict[str, dict[str, float]]:
+    """Each worker's RSS once the first 10% of the returns had finished, its highest once 90% had, and the growth
+    between them in percent (the memory target: at most 10%)."""
+    early = next((rss for done, rss in memory if done >= total * 0.1), None)
+    late = [rss for done, rss in memory if done >= total * 0.9]
+    if early is None or not late:
+        return {}
+    report: dict[str, dict[str, float]] = {}
+    for name, first in sorted(early.items()):
+        highest = max(rss.get(name, 0) for rss in late)
+        report[name] = {
+            "first_10pct_mib": round(first / 2**20, 1),
+            "last_10pct_max_mib": round(highest / 2**20, 1),
+            "growth_pct": round(100 * (highest - first) / max(first, 1), 1),
+        }
+    return report
 
 
 def run_bench(plan: BenchPlan, *, database_url: str, workdir: Path, redis_url: str | None = None) -> dict[str, Any]:
@@ -143,7 +184,8 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
         report["end_to_end"] = {"returns": plan.returns, "finished": None, "skipped": "--no-drain"}
         report["rss_mib"] = _rss_report(rss_start, _rss(stack))
         return report
-    finished = _wait_all_finished(stack, plan.timeout)
+    memory: list[tuple[int, dict[str, int]]] = []
+    finished = _wait_all_finished(stack, plan.timeout, memory)
     elapsed = time.monotonic() - started
     sampler.stop()
     cpu_end = _cpu(stack)
@@ -166,14 +208,10 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
         "drained_seconds_after_peak": sampler.drained_after_peak(),
         "samples": sampler.samples[:: max(1, len(sampler.samples) // 60)],
     }
-    # Where the two cores went during the end-to-end phase: CPU seconds per process and milliseconds per return.
-    used = {name: cpu_end[name] - cpu_start.get(name, 0.0) for name in cpu_end}
-    report["cpu_end_to_end"] = {
-        "seconds": {name: round(value, 1) for name, value in sorted(used.items(), key=lambda kv: -kv[1])},
-        "ms_per_return": round(1000 * sum(used.values()) / max(completed, 1), 1),
-        "cores_busy": round(sum(used.values()) / elapsed, 2),
-    }
+    report["cpu_end_to_end"] = _cpu_report(cpu_start, cpu_end, completed=completed, elapsed=elapsed)
     report["rss_mib"] = _rss_report(rss_start, rss_end)
+    already = single.accepted + client.accepted  # finished before the end-to-end phase began
+    report["rss_over_run"] = rss_growth([(done - already, rss) for done, rss in memory], completed)
     with stack.engine.connect() as conn, conn.begin(), Session(bind=conn) as session:
         clock = AcceleratedClock(epoch=float(stack.env["RMA_CLOCK_EPOCH"]), speed=speed)
         audit = run_audit(session, now=clock.now(), real_now=datetime.now(UTC))

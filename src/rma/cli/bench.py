@@ -68,6 +68,11 @@ def _table(report: dict[str, Any]) -> Table:
             table.add_row(f"  CPU {name} (s)", str(seconds))
     for name, rss in report["rss_mib"].items():
         table.add_row(f"  RSS {name} (MiB)", f"{rss['start']} -> {rss['end']}")
+    for name, growth in report.get("rss_over_run", {}).items():
+        table.add_row(
+            f"  RSS {name}, first 10% -> last 10% of the run (MiB)",
+            f"{growth['first_10pct_mib']} -> {growth['last_10pct_max_mib']} ({growth['growth_pct']:+}%)",
+        )
     return table
 
 

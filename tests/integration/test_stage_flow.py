@@ -409,3 +409,30 @@ def test_a_conflict_on_one_return_does_not_hold_up_its_poll_batch(
     assert applied.count(victim) == 2  # once in the batch, once alone
     assert _status(ctx, victim) is Status.LABEL_ISSUED  # its own transaction failed: the task retries it
     assert all(_status(ctx, rid) is not Status.LABEL_ISSUED for rid in ids[1:])
+
+
+def test_the_reconciler_redrives_many_returns_in_batch_messages(
+    make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
+) -> None:
+    from rma.services.intake import submit_batch  # noqa: PLC0415
+
+    ctx = make_ctx()
+    requests = [make_request(order_id=f"lost-{i}") for i in range(60)]
+    ids = [s.return_id for s in submit_batch(ctx.uow, requests, now=clock.now(), due_at=ctx.machine_deadline())]
+    issue_many(ctx, ids)
+    with engine.begin() as conn:
+        conn.execute(delete(OutboxRow))  # the label messages are lost
+    clock.advance(timedelta(minutes=5))
+    assert reconcile.reconcile(ctx, limit=100).redriven == {"authorized": 60}
+    with engine.begin() as conn:
+        chains = [m["chain"] for (m,) in conn.execute(select(OutboxRow.message))]
+        conn.execute(delete(OutboxRow))
+    assert [[step["task"] for step in chain] for chain in chains] == [[ISSUE_LABELS]] * 6  # 10 ids each, not 60
+    assert sorted(rid for chain in chains for rid in chain[0]["kwargs"]["return_ids"]) == sorted(map(str, ids))
+
+    labels.issue_labels(ctx, ids)  # labelled; the polls never come, and the labels run out
+    clock.advance(timedelta(days=15))
+    assert reconcile.reconcile(ctx, limit=100).redriven == {"label_issued": 60}
+    with engine.connect() as conn:
+        chains = [m["chain"] for (m,) in conn.execute(select(OutboxRow.message))]
+    assert [(chain[0]["task"], len(chain[0]["kwargs"]["return_ids"])) for chain in chains] == [(POLL, 50), (POLL, 10)]

@@ -21,6 +21,7 @@ from rma.services.steps import POLL, steps_for
 
 _POLL_AGAIN = frozenset({Status.LABEL_ISSUED, Status.IN_TRANSIT})
 _ANY_ID = uuid.UUID(int=0)
+POLL_REDRIVE_BATCH = 50  # parcels per re-driven poll message (one carrier call each)
 
 
 @dataclass
@@ -65,11 +66,14 @@ def _redrive(
             uow.returns.save(ret)
     result.parked += len(stuck)
     retry = [rid for rid in ids if rid not in stuck]
-    for rid in retry:
-        if status in _POLL_AGAIN:
-            uow.stores.enqueue(Step(POLL, {"return_ids": [str(rid)]}))
-        else:
-            uow.stores.enqueue(*steps_for(status, rid))
+    if status in _POLL_AGAIN:
+        for start in range(0, len(retry), POLL_REDRIVE_BATCH):
+            uow.stores.enqueue(
+                Step(POLL, {"return_ids": [str(rid) for rid in retry[start : start + POLL_REDRIVE_BATCH]]})
+            )
+    else:
+        for rid in retry:
+            uow.stores.enqueue(*steps_for(status, rid))  # merged into batch messages when the outbox is written
     # Exponential back-off between re-drives: a slow system must not be buried under its own re-drives.
     for attempt in sorted({counts.get(rid, 0) for rid in retry}):
         batch = [rid for rid in retry if counts.get(rid, 0) == attempt]

@@ -17,7 +17,7 @@ from rma.domain.errors import ConcurrentUpdateError
 from rma.domain.lifecycle import Actor, Status
 from rma.domain.returns import ReturnAuthorization
 from rma.services.context import StageContext
-from rma.services.intake import submit_return
+from rma.services.intake import submit_batch, submit_return
 from rma.services.issuance import issue
 from rma.services.retry import retry_on_conflict
 
@@ -260,3 +260,30 @@ def test_concurrent_submissions_of_one_request_store_it_once(
     assert sum(created for _, created in results) == 1
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(ReturnRow)) == 1
+
+
+def test_overlapping_batches_submitted_at_once_store_each_request_once(
+    uow_factory: Any, make_request: Any, engine: Engine
+) -> None:
+    """Bulk writes (COPY on PostgreSQL) that collide on a request another batch stored first fall back to one
+    transaction per request: nothing is stored twice, nothing is lost, every caller gets the same answer."""
+    requests = [make_request(order_id=f"overlap-{i}") for i in range(40)]
+    batches = [requests[0:25], requests[15:40], requests[10:30], requests]
+    start = threading.Barrier(len(batches))
+
+    def submit(batch: list[Any]) -> list[tuple[str, uuid.UUID]]:
+        start.wait()
+        results = submit_batch(uow_factory, batch, now=NOW, due_at=NOW)
+        return [(request.upstream_request_id, result.return_id) for request, result in zip(batch, results, strict=True)]
+
+    with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+        answers = [pair for answer in pool.map(submit, batches) for pair in answer]
+
+    by_request: dict[str, set[uuid.UUID]] = {}
+    for upstream, return_id in answers:
+        by_request.setdefault(upstream, set()).add(return_id)
+    assert len(by_request) == 40
+    assert all(len(ids) == 1 for ids in by_request.values())  # one return per request, whoever asked
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ReturnRow)) == 40
+        assert conn.scalar(select(func.count()).select_from(TimelineRow)) == 40

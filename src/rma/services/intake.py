@@ -75,10 +75,10 @@ def submit_batch(
             known[key] = ret.id
             fresh.append(ret)
             results.append(Submitted(ret.id, created=True))
-        uow.returns.add_many(fresh)
-        for ret in fresh:
-            uow.stores.enqueue(*next_steps(ret))  # merged into batch messages when the outbox is written
         try:
+            uow.returns.add_many(fresh)
+            for ret in fresh:
+                uow.stores.enqueue(*next_steps(ret))  # merged into batch messages when the outbox is written
             uow.commit()
         except DuplicateRequestError:
             pass

@@ -6,19 +6,23 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, tuple_, update
+import psycopg
+from sqlalchemy import String, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from rma.adapters.db.mapping import new_entries, new_row, new_rows, to_domain, update_row
 from rma.adapters.db.tables import NotificationRow, RefundRow, ReturnLineRow, ReturnRow, TimelineRow, table_of
-from rma.adapters.db.upsert import insert_or_ignore
-from rma.domain.errors import ConcurrentUpdateError, DomainError
+from rma.adapters.db.upsert import copy_rows, insert_or_ignore
+from rma.domain.errors import ConcurrentUpdateError, DomainError, DuplicateRequestError
 from rma.domain.lifecycle import Status, TimelineEntry
 from rma.domain.notifications import CUSTOMER_EVENTS
 from rma.domain.policy.evaluate import OrderHistory
 from rma.domain.returns import ReturnAuthorization
 from rma.services.ports import RefundStatus
+
+UPSTREAM_KEY = "uq_returns_channel_upstream"  # one return per (channel, upstream request id)
 
 # Units on lines in these statuses are free to be claimed again by a later return of the same order line.
 _RELEASED = (Status.REJECTED.value, Status.CANCELLED.value, Status.EXPIRED.value)
@@ -40,26 +44,49 @@ class SqlAlchemyReturnRepository:
 
     def add_many(self, rets: Sequence[ReturnAuthorization]) -> None:
         """Insert new returns in three bulk statements (the batch intake's path). They are not tracked for `save`,
-        and none may be in a customer-visible status yet (no notifications are queued here)."""
+        and none may be in a customer-visible status yet (no notifications are queued here). A request already stored
+        (a concurrent submission won the race) raises DuplicateRequestError."""
         if not rets:
             return
         if any(ret.status in CUSTOMER_EVENTS for ret in rets):
             raise DomainError("add_many takes new returns only (status requested)")
         rows = [new_rows(ret) for ret in rets]
-        # Core executemany on the tables (the driver pipelines the rows): none of the ORM's per-row bookkeeping.
+        tables = (
+            (table_of(ReturnRow), [ret for ret, _, _ in rows]),
+            (table_of(ReturnLineRow), [line for _, lines, _ in rows for line in lines]),
+            (table_of(TimelineRow), [entry for _, _, timeline in rows for entry in timeline]),
+        )
         connection = self._session.connection()
-        connection.execute(insert(table_of(ReturnRow)), [ret for ret, _, _ in rows])
-        connection.execute(insert(table_of(ReturnLineRow)), [line for _, lines, _ in rows for line in lines])
-        connection.execute(insert(table_of(TimelineRow)), [entry for _, _, timeline in rows for entry in timeline])
+        if connection.dialect.name == "postgresql":
+            try:
+                for table, values in tables:
+                    copy_rows(connection, table, values)
+            except psycopg.errors.UniqueViolation as exc:
+                if exc.diag.constraint_name == UPSTREAM_KEY:
+                    raise DuplicateRequestError(str(exc)) from exc
+                raise
+            return
+        # Core executemany on the tables: none of the ORM's per-row bookkeeping.
+        for table, values in tables:
+            connection.execute(insert(table), values)
 
     def ids_by_upstream(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
-        """Existing returns for (channel, upstream request id) keys, in one query."""
-        if not keys:
-            return {}
-        stmt = select(ReturnRow.channel, ReturnRow.upstream_request_id, ReturnRow.id).where(
-            tuple_(ReturnRow.channel, ReturnRow.upstream_request_id).in_(list(keys))
-        )
-        return {(channel, upstream): rid for channel, upstream, rid in self._session.execute(stmt)}
+        """Existing returns for (channel, upstream request id) keys, in one query per channel."""
+        by_channel: dict[str, list[str]] = {}
+        for channel, upstream in keys:
+            by_channel.setdefault(channel, []).append(upstream)
+        found: dict[tuple[str, str], UUID] = {}
+        postgres = self._session.get_bind().dialect.name == "postgresql"
+        for channel, upstream_ids in by_channel.items():
+            # PostgreSQL: one array parameter, not a statement with a placeholder per id to parse every time.
+            wanted = (
+                ReturnRow.upstream_request_id == any_(bindparam("ids", upstream_ids, type_=ARRAY(String)))
+                if postgres
+                else ReturnRow.upstream_request_id.in_(upstream_ids)
+            )
+            stmt = select(ReturnRow.upstream_request_id, ReturnRow.id).where(ReturnRow.channel == channel, wanted)
+            found.update({(channel, upstream): rid for upstream, rid in self._session.execute(stmt)})
+        return found
 
     def save(self, ret: ReturnAuthorization) -> None:
         row = self._rows.get(ret.id)

@@ -12,13 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from rma.adapters.db.repository import SqlAlchemyReturnRepository
+from rma.adapters.db.repository import UPSTREAM_KEY, SqlAlchemyReturnRepository
 from rma.adapters.db.stores import SqlAlchemyStores
 from rma.adapters.db.tables import RmaCounterRow
 from rma.adapters.db.upsert import insert_or_ignore
 from rma.domain.errors import ConcurrentUpdateError, DuplicateRequestError
 
-_UPSTREAM_KEY_HINTS = ("uq_returns_channel_upstream", "returns.channel, returns.upstream_request_id")
+_UPSTREAM_KEY_HINTS = (UPSTREAM_KEY, "returns.channel, returns.upstream_request_id")
 
 
 # Called with (outbox row id, message) for each message this unit of work committed: the publisher's cue.

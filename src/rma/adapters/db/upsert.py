@@ -1,9 +1,13 @@
-"""INSERT ... ON CONFLICT DO NOTHING on both backends (PostgreSQL and SQLite spell it the same; SQLAlchemy does not)."""
+"""Bulk and idempotent inserts: INSERT ... ON CONFLICT DO NOTHING on both backends (PostgreSQL and SQLite spell it the
+same; SQLAlchemy does not), and PostgreSQL's COPY for the batch intake."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,3 +28,18 @@ def inserted(session: Session, model: Any, values: dict[str, Any]) -> bool:  # n
     the row count, which psycopg does not report for INSERT ... ON CONFLICT.)"""
     key = model.__table__.primary_key.columns
     return session.execute(_ignoring_insert(session, model, values).returning(*key)).first() is not None
+
+
+def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: write rows with COPY, inside the connection's transaction. A few microseconds per row, against a
+    round trip of the pipeline per row for executemany; the rows must all have the same keys (JSON values as dicts)."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(*filter(None, (table.schema, table.name))), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row([Jsonb(value) if isinstance(value, dict) else value for value in row.values()])

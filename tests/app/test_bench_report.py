@@ -15,9 +15,10 @@ def test_growth_compares_the_first_tenth_with_the_highest_reading_of_the_last_te
         (900, {"worker-labels": 108 * MIB}),
         (1000, {"worker-labels": 105 * MIB}),
     ]
-    assert rss_growth(memory, 1000) == {
-        "worker-labels": {"first_10pct_mib": 100.0, "last_10pct_max_mib": 108.0, "growth_pct": 8.0}
-    }
+    figures = rss_growth(memory, 1000)["worker-labels"]
+    assert (figures["first_10pct_mib"], figures["last_10pct_max_mib"], figures["growth_pct"]) == (100.0, 108.0, 8.0)
+    assert figures["curve"][0] == (0, 90.0)
+    assert figures["curve"][-1] == (1000, 105.0)
 
 
 def test_no_figure_without_readings_at_both_ends() -> None:

@@ -101,20 +101,26 @@ def _wait_all_finished(
     return False
 
 
-def rss_growth(memory: list[tuple[int, dict[str, int]]], total: int) -> dict[str, dict[str, float]]:
+def rss_growth(memory: list[tuple[int, dict[str, int]]], total: int) -> dict[str, Any]:
     """Each worker's RSS once the first 10% of the returns had finished, its highest once 90% had, and the growth
     between them in percent (the memory target: at most 10%)."""
     early = next((rss for done, rss in memory if done >= total * 0.1), None)
     late = [rss for done, rss in memory if done >= total * 0.9]
     if early is None or not late:
         return {}
-    report: dict[str, dict[str, float]] = {}
+    report: dict[str, Any] = {}
     for name, first in sorted(early.items()):
         highest = max(rss.get(name, 0) for rss in late)
         report[name] = {
             "first_10pct_mib": round(first / 2**20, 1),
             "last_10pct_max_mib": round(highest / 2**20, 1),
             "growth_pct": round(100 * (highest - first) / max(first, 1), 1),
+            # The shape over the run (returns finished, MiB) in about ten steps: a leak climbs, a high-water mark
+            # reached at peak concurrency stays flat.
+            "curve": [
+                (done, round(rss.get(name, 0) / 2**20, 1))
+                for done, rss in memory[:: max(1, len(memory) // 10)] + memory[-1:]
+            ],
         }
     return report
 

@@ -169,7 +169,8 @@ def test_a_batch_spoiled_by_one_return_moves_the_others_and_dead_letters_only_th
     assert result.result == 5  # the five well-formed ids were taken
     with ctx.uow() as uow:
         statuses = {rid: ret.status for rid, ret in uow.returns.get_many([*good, spoiler]).items()}
-    assert [statuses[rid] for rid in good] == [Status.REFUND_PENDING] * 3
+    # graded by the auto-inspector: a refund is owed (refund_pending), or, for the few it grades not refundable, closed
+    assert all(statuses[rid] in {Status.REFUND_PENDING, Status.CLOSED} for rid in good)
     assert statuses[spoiler] is Status.NEEDS_ATTENTION
     letters = _dead_letters(worker_app)
     assert sorted(str(rid) for rid, _ in letters) == sorted([str(spoiler), str(unknown), "None"])

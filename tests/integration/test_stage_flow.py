@@ -5,6 +5,7 @@ This checks the services and the follow-up chains they queue; the Celery workers
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -24,11 +25,12 @@ from rma.adapters.db.tables import (
     SandboxRefundRow,
 )
 from rma.adapters.sandbox.carrier import JourneyMix
+from rma.domain.errors import ConcurrentUpdateError
 from rma.domain.inspection import Grade
 from rma.domain.lifecycle import Status
 from rma.services import closing, inspection, labels, notify, reconcile, refunds, tracking
 from rma.services.context import StageContext
-from rma.services.intake import submit_return
+from rma.services.intake import submit_batch, submit_return
 from rma.services.issuance import decide_review, issue, issue_many
 from rma.services.ports import LabelRequest, RefundOrder
 from rma.services.steps import (
@@ -208,11 +210,7 @@ def test_a_label_interrupted_after_the_carrier_call_is_not_bought_twice(
     make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
 ) -> None:
     """The carrier is asked for a label it may have sold only when an earlier attempt reserved the key."""
-    import dataclasses  # noqa: PLC0415
-
-    base = make_ctx()
-    carrier = CountingCarrier(base.carrier)
-    ctx = dataclasses.replace(base, carrier=carrier)
+    ctx, carrier = _counting_carrier(make_ctx())
     first, second = (
         submit_return(ctx.uow(), make_request(), now=clock.now(), due_at=ctx.machine_deadline()).return_id
         for _ in range(2)
@@ -300,8 +298,6 @@ def test_parcel_fates(make_ctx: Any, make_request: Any, engine: Engine, clock: M
 def test_a_batch_is_stored_in_bulk_and_issued_in_chunks(
     make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
 ) -> None:
-    from rma.services.intake import submit_batch  # noqa: PLC0415
-
     ctx = make_ctx()
     requests = [make_request(order_id=f"bulk-{i}") for i in range(250)]
     repeat = requests[3]
@@ -341,16 +337,15 @@ class CountingCarrier:
         return self.inner.track(numbers)
 
 
+def _counting_carrier(ctx: StageContext) -> tuple[StageContext, CountingCarrier]:
+    carrier = CountingCarrier(ctx.carrier)
+    return dataclasses.replace(ctx, carrier=carrier), carrier
+
+
 def test_one_tick_selects_due_parcels_and_polls_one_carrier_call_per_batch(
     make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
 ) -> None:
-    import dataclasses  # noqa: PLC0415
-
-    from rma.services.intake import submit_batch  # noqa: PLC0415
-
-    base = make_ctx()
-    carrier = CountingCarrier(base.carrier)
-    ctx = dataclasses.replace(base, carrier=carrier)
+    ctx, carrier = _counting_carrier(make_ctx())
     requests = [make_request(order_id=f"poll-{i}") for i in range(120)]
     submit_batch(ctx.uow, requests, now=clock.now(), due_at=ctx.machine_deadline())
     run_outbox(ctx, engine)  # issued and labelled: 120 parcels waiting for their first poll
@@ -385,8 +380,6 @@ def test_a_conflict_on_one_return_does_not_hold_up_its_poll_batch(
 ) -> None:
     """The movers of a batch share one transaction; a conflict on one of them (another writer got there first) rolls
     it back, and each return is then applied in a transaction of its own."""
-    from rma.domain.errors import ConcurrentUpdateError  # noqa: PLC0415
-    from rma.services.intake import submit_batch  # noqa: PLC0415
 
     ctx = make_ctx()
     requests = [make_request(order_id=f"conflict-{i}") for i in range(4)]
@@ -414,8 +407,6 @@ def test_a_conflict_on_one_return_does_not_hold_up_its_poll_batch(
 def test_the_reconciler_redrives_many_returns_in_batch_messages(
     make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
 ) -> None:
-    from rma.services.intake import submit_batch  # noqa: PLC0415
-
     ctx = make_ctx()
     requests = [make_request(order_id=f"lost-{i}") for i in range(60)]
     ids = [s.return_id for s in submit_batch(ctx.uow, requests, now=clock.now(), due_at=ctx.machine_deadline())]

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from rma.adapters.db.tables import (
+    Base,
     DeadLetterRow,
     InspectionRow,
     LabelRow,
@@ -46,6 +47,13 @@ class SqlAlchemyStores:
         self._now = now
         self.outbox_rows: list[OutboxRow] = []
         self._chains: list[tuple[Step, ...]] = []
+
+    def _update_one(self, model: type[Base], where: ColumnElement[bool], missing: str, **values: object) -> None:
+        """One UPDATE on the Core table (no read first, none of the ORM's bookkeeping); LookupError(`missing`) when no
+        row matched."""
+        done = self._session.execute(update(table_of(model)).where(where).values(**values))
+        if done.rowcount == 0:  # type: ignore[attr-defined]
+            raise LookupError(missing)
 
     # --- outbox -----------------------------------------------------------------------------------
 
@@ -91,20 +99,17 @@ class SqlAlchemyStores:
         return inserted(self._session, LabelRow, values)
 
     def complete_label(self, return_id: UUID, label: Label, *, at: datetime) -> None:
-        done = self._session.execute(
-            update(table_of(LabelRow))
-            .where(LabelRow.return_id == return_id)
-            .values(
-                tracking_number=label.tracking_number,
-                carrier=label.carrier,
-                label_format=label.label_format,
-                document=label.document,
-                cost=label.cost,
-                created_at=at,
-            )
+        self._update_one(
+            LabelRow,
+            LabelRow.return_id == return_id,
+            f"no label reservation for return {return_id}",
+            tracking_number=label.tracking_number,
+            carrier=label.carrier,
+            label_format=label.label_format,
+            document=label.document,
+            cost=label.cost,
+            created_at=at,
         )
-        if done.rowcount == 0:  # type: ignore[attr-defined]
-            raise LookupError(f"no label reservation for return {return_id}")
 
     def add_shipment(
         self, return_id: UUID, *, tracking_number: str, next_poll_at: datetime, expires_at: datetime
@@ -137,24 +142,27 @@ class SqlAlchemyStores:
     def shipments(self, return_ids: Sequence[UUID]) -> dict[UUID, Parcel]:
         if not return_ids:
             return {}
-        # ORM rows: they stay in the session, so `update_shipment` in the same unit of work needs no query.
-        rows = self._session.scalars(select(ShipmentRow).where(ShipmentRow.return_id.in_(list(return_ids))))
-        return {row.return_id: Parcel(row.tracking_number, row.expires_at, row.carrier_status) for row in rows}
+        stmt = select(
+            ShipmentRow.return_id, ShipmentRow.tracking_number, ShipmentRow.expires_at, ShipmentRow.carrier_status
+        ).where(ShipmentRow.return_id.in_(list(return_ids)))
+        return {
+            return_id: Parcel(number, expires, status)
+            for return_id, number, expires, status in self._session.execute(stmt)
+        }
 
     def update_shipment(
         self, return_id: UUID, *, state: str, next_poll_at: datetime | None, event_at: datetime | None
     ) -> None:
-        shipments = table_of(ShipmentRow)
         values: dict[str, object] = {
             "carrier_status": state,
             "next_poll_at": next_poll_at,
-            "polls": shipments.c.polls + 1,
+            "polls": ShipmentRow.polls + 1,
         }
         if event_at is not None:
             values["last_event_at"] = event_at
-        done = self._session.execute(update(shipments).where(shipments.c.return_id == return_id).values(values))
-        if done.rowcount == 0:  # type: ignore[attr-defined]
-            raise LookupError(f"no shipment for return {return_id}")
+        self._update_one(
+            ShipmentRow, ShipmentRow.return_id == return_id, f"no shipment for return {return_id}", **values
+        )
 
     # --- inspections ------------------------------------------------------------------------------
 
@@ -177,14 +185,15 @@ class SqlAlchemyStores:
     def record_inspection(
         self, return_id: UUID, *, grade: Grade, disposition: str, inspector: str, at: datetime
     ) -> None:
-        inspections = table_of(InspectionRow)
-        done = self._session.execute(
-            update(inspections)
-            .where(inspections.c.return_id == return_id)
-            .values(grade=grade.value, disposition=disposition, inspector=inspector, inspected_at=at)
+        self._update_one(
+            InspectionRow,
+            InspectionRow.return_id == return_id,
+            f"no inspection opened for return {return_id}",
+            grade=grade.value,
+            disposition=disposition,
+            inspector=inspector,
+            inspected_at=at,
         )
-        if done.rowcount == 0:  # type: ignore[attr-defined]
-            raise LookupError(f"no inspection opened for return {return_id}")
 
     def inspections_for_auto(self, *, now: datetime, limit: int) -> Sequence[UUID]:
         stmt = (
@@ -260,12 +269,9 @@ class SqlAlchemyStores:
         ]
 
     def _update_refund(self, idempotency_key: str, **values: object) -> None:
-        refunds = table_of(RefundRow)
-        done = self._session.execute(
-            update(refunds).where(refunds.c.idempotency_key == idempotency_key).values(**values)
+        self._update_one(
+            RefundRow, RefundRow.idempotency_key == idempotency_key, f"no refund with key {idempotency_key}", **values
         )
-        if done.rowcount == 0:  # type: ignore[attr-defined]
-            raise LookupError(f"no refund with key {idempotency_key}")
 
     def settle_refund(self, idempotency_key: str, *, gateway_refund_id: str, at: datetime) -> None:
         self._update_refund(

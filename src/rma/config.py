@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     api_keys: str = Field(default="", description="comma-separated API keys accepted in X-API-Key")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_processes: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="API server processes `rma stack` runs on the one port (SO_REUSEPORT spreads connections)",
+    )
     flower_port: int = Field(default=5555, ge=1, le=65535)
     flower_user: str = "ops"
     flower_password: str = ""

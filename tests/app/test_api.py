@@ -6,13 +6,14 @@ import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import text
+from sqlalchemy import select, text
 from tests.app.api_support import (
     HEADERS,
     CommitFails,
@@ -114,6 +115,38 @@ def test_submit_is_idempotent_and_readable(any_runtime: Runtime) -> None:
     # No contact or address data, anywhere in the answer.
     for personal in ("contact", "return_from", "jordan@example.com", "Market Street", "Jordan Example"):
         assert personal not in status.text
+
+
+def test_concurrent_single_submissions_are_stored_together_and_once_each(pg_runtime: Runtime) -> None:
+    """Callers arriving together share a transaction (group commit): every one answered with its own return, a
+    request sent twice at once stored once, and each return's issuance queued exactly once."""
+    requests = [body() for _ in range(24)]
+    with (
+        TestClient(create_api(pg_runtime, api_keys=frozenset({HEADERS["X-API-Key"]}))) as client,
+        ThreadPoolExecutor(max_workers=16) as pool,
+    ):
+        answers = list(pool.map(lambda data: client.post("/v1/returns", json=data, headers=HEADERS), requests * 2))
+    assert {answer.status_code for answer in answers} == {202}
+    by_key: dict[str, set[str]] = {}
+    created: dict[str, int] = {}
+    for data, answer in zip(requests * 2, answers, strict=True):
+        key = data["upstream_request_id"]
+        by_key.setdefault(key, set()).add(answer.json()["return_id"])
+        created[key] = created.get(key, 0) + answer.json()["created"]
+    assert all(len(ids) == 1 for ids in by_key.values())  # both sends of a request answered with one return
+    assert set(created.values()) == {1}  # and exactly one of them made it
+    assert count(pg_runtime, ReturnRow) == 24
+    with pg_runtime.sessions() as session:
+        messages = session.scalars(select(OutboxRow.message)).all()
+    queued = [return_id for message in messages for return_id in _issuance_ids(message)]
+    assert sorted(queued) == sorted(next(iter(ids)) for ids in by_key.values())
+    assert len(messages) < 24  # concurrent callers' issuance went out in shared messages
+
+
+def _issuance_ids(message: dict[str, Any]) -> list[str]:
+    (step,) = message["chain"]
+    kwargs = step["kwargs"]
+    return list(kwargs["return_ids"]) if "return_ids" in kwargs else [kwargs["return_id"]]
 
 
 def test_batch_keeps_order_and_answers_repeats_with_the_same_ids(client: TestClient, runtime: Runtime) -> None:

@@ -5,13 +5,18 @@ No Docker engine runs on this machine kind, so these files are checked structura
 
 from __future__ import annotations
 
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from rma.cli.errors import CliError
+from rma.cli.services import reuse_port_socket
 from rma.cli.stack import stack_specs
 from rma.config import Settings
 from rma.worker.launch import STAGES
@@ -26,8 +31,17 @@ def _compose() -> dict[str, Any]:
 
 
 def _stack_commands() -> dict[str, list[str]]:
+    """The `rma stack` processes by compose service: its extra API processes (api-2, ...) share the one port of
+    a host, where compose runs one API container (and k8s two replicas behind a Service)."""
     specs = stack_specs(Settings(flower_password="x"), state_dir=Path("/tmp"), flower=True)  # noqa: S106, S108
-    return {spec.name: spec.argv for spec in specs}
+    return {re.sub(r"^api-\d+$", "api", spec.name): spec.argv for spec in specs}
+
+
+def test_the_stack_runs_the_configured_number_of_api_processes() -> None:
+    specs = stack_specs(Settings(api_processes=3), state_dir=Path("/tmp"), flower=False)  # noqa: S108
+    apis = [spec for spec in specs if spec.name.startswith("api")]
+    assert [spec.name for spec in apis] == ["api", "api-2", "api-3"]
+    assert all(spec.argv[3:] == ["api"] for spec in apis)
 
 
 def test_compose_runs_every_stack_process_from_one_image() -> None:
@@ -87,3 +101,19 @@ def test_kubernetes_manifests_match_the_stage_table_and_are_current() -> None:
     assert beat["replicas"] == 1
     assert beat["strategy"] == {"type": "Recreate"}
     assert {"ConfigMap", "Job", "Service"} <= {d["kind"] for d in docs}
+
+
+def test_api_processes_share_one_port_and_a_foreign_listener_is_refused() -> None:
+    first = reuse_port_socket("127.0.0.1", 0)
+    port = first.getsockname()[1]
+    second = reuse_port_socket("127.0.0.1", port)  # a second `rma api` of the stack
+    try:
+        assert second.getsockname()[1] == port
+        with socket.socket() as foreign:  # a process that did not opt in keeps the port from being shared
+            foreign.bind(("127.0.0.1", 0))
+            foreign.listen()
+            with pytest.raises(CliError, match=r"cannot listen on 127\.0\.0\.1"):
+                reuse_port_socket("127.0.0.1", foreign.getsockname()[1])
+    finally:
+        first.close()
+        second.close()

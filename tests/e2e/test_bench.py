@@ -62,7 +62,11 @@ def test_a_small_bench_reports_every_figure_and_an_audit(tmp_path: Path) -> None
     audit = report["audit"]
     assert isinstance(audit, dict)
     assert audit["sound"] is True
-    assert audit["by_status"] == {"closed": 60 + 300 + 20 + 20}  # and the idle probes: single endpoint, client
+    # and the idle probes: the single endpoint with the workers paused and consuming, the client
+    assert audit["by_status"] == {"closed": 60 + 300 + 20 + 20 + 20}
+    idle = report["intake_idle"]
+    assert isinstance(idle, dict)
+    assert idle["single_workers_paused"]["accepted"] == 20  # every request answered 202 while nothing consumed
     cpu = report["cpu_end_to_end"]
     assert isinstance(cpu, dict)
     assert {"worker-issuance", "worker-notify", "postgres"} <= set(cpu["seconds"])

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rma.api.errors import error_response
 from rma.bootstrap import Runtime
+from rma.services.group_intake import GroupedIntake
 
 API_KEY_HEADER: Final = "X-API-Key"
 PROTECTED_PREFIX: Final = "/v1/"
@@ -24,11 +25,17 @@ PROTECTED_PREFIX: Final = "/v1/"
 api_key_doc = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="one of the configured API keys")
 
 
-def get_runtime(request: Request) -> Runtime:
+# Async, although they do no I/O: FastAPI runs a plain function dependency in its thread pool, a hop per request.
+async def get_runtime(request: Request) -> Runtime:
     return cast("Runtime", request.app.state.runtime)
 
 
+async def get_intake(request: Request) -> GroupedIntake:
+    return cast("GroupedIntake", request.app.state.intake)
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+IntakeDep = Annotated[GroupedIntake, Depends(get_intake)]
 
 
 class ApiKeyMiddleware:

@@ -7,16 +7,17 @@ the first one made, so an upstream that is unsure whether its call arrived simpl
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Response, Security, status
 
-from rma.api.dependencies import RuntimeDep, api_key_doc
+from rma.api.dependencies import IntakeDep, RuntimeDep, api_key_doc
 from rma.api.errors import COMMON_ERRORS, ApiError
 from rma.api.schemas import BatchRequest, BatchResponse, ErrorBody, ReturnDetail, ReturnSummary, Submission
 from rma.api.views import detail, find, status_url, summaries_by_order
 from rma.domain.requests import ReturnRequest
-from rma.services.intake import Submitted, submit_batch, submit_return
+from rma.services.intake import Submitted, submit_batch
 
 LABEL_MEDIA_TYPES: Final = {"ZPL": "application/zpl", "PDF": "application/pdf", "PNG": "image/png"}
 
@@ -30,10 +31,10 @@ def _submission(result: Submitted) -> Submission:
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
-def submit(request: ReturnRequest, runtime: RuntimeDep, response: Response) -> Submission:
+async def submit(request: ReturnRequest, intake: IntakeDep, response: Response) -> Submission:
     """Store a return request once per (channel, upstream_request_id); a repeat answers with the same return."""
-    ctx = runtime.ctx
-    result = submit_return(ctx.uow(), request, now=ctx.clock.now(), due_at=ctx.machine_deadline())
+    # Stored together with the requests of concurrent callers in one transaction, answered after its commit.
+    result = await asyncio.wrap_future(intake.submit(request))
     answer = _submission(result)
     response.headers["Location"] = answer.status_url
     return answer

@@ -32,9 +32,10 @@ def _table(report: dict[str, Any]) -> Table:
     rows = [
         ("bare chain of no-op hops (Celery's ceiling)", f"{report['bare_chain_per_second']} chains/s"),
         ("raw Celery publish (one process)", f"{report['raw_publish_per_second']} msgs/s"),
-        ("intake, single endpoint (idle)", _rate(idle["single"], "ms")),
+        ("intake, single endpoint (stage workers paused)", _rate(idle["single_workers_paused"], "ms")),
+        ("intake, single endpoint (idle, workers consuming)", _rate(idle["single"], "ms")),
         ("intake, Python client (idle)", _rate(idle["client"], "ms")),
-        ("single intake / raw publish", f"{idle['single_vs_raw_publish']}"),
+        ("single intake (workers paused) / raw publish", f"{idle['single_vs_raw_publish']}"),
         ("intake, batch endpoint (latency per batch)", _rate(report["intake_batch"], "s")),
         ("intake, single endpoint under backlog", _rate(report["intake_under_load"], "ms")),
         ("intake p99 under backlog / idle", f"{report['no_blocking_p99_ratio']}"),

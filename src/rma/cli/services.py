@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
 from typing import Annotated
@@ -57,7 +58,7 @@ def api_command(
     host: Annotated[str | None, typer.Option(help="default RMA_API_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default RMA_API_PORT")] = None,
 ) -> None:
-    """Serve the HTTP intake and status API (uvicorn)."""
+    """Serve the HTTP intake and status API (uvicorn). Several may serve one port: the kernel spreads connections."""
     import uvicorn  # noqa: PLC0415
 
     from rma.api import create_api  # noqa: PLC0415
@@ -68,4 +69,22 @@ def api_command(
     if not settings.api_key_set():
         raise CliError("set RMA_API_KEYS (comma-separated) before serving the API")
     api = create_api(runtime_for(app), api_keys=settings.api_key_set())
-    uvicorn.run(api, host=host or settings.api_host, port=port or settings.api_port, log_config=None)
+    sock = reuse_port_socket(host or settings.api_host, port or settings.api_port)
+    server = uvicorn.Server(uvicorn.Config(api, log_config=None))
+    server.run(sockets=[sock])
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening socket that other processes may bind too (SO_REUSEPORT): each API process is independent, so the
+    supervisor restarts one without dropping the port, unlike a parent process forking workers."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    return sock

@@ -21,7 +21,9 @@ from rma.worker.launch import STAGES
 
 
 def stack_specs(settings: Settings, *, state_dir: Path, flower: bool = True) -> list[ProcessSpec]:
-    specs = [ProcessSpec("api", rma_argv("api"))]
+    # Several API processes on one port: an asyncio server uses one core, and intake must not wait on one.
+    apis = range(1, settings.api_processes + 1)
+    specs = [ProcessSpec("api" if n == 1 else f"api-{n}", rma_argv("api")) for n in apis]
     specs += [ProcessSpec(f"worker-{stage}", rma_argv("worker", stage)) for stage in STAGES]
     specs.append(ProcessSpec("beat", rma_argv("beat", "--schedule", str(state_dir / "celerybeat-schedule"))))
     specs.append(ProcessSpec("relay", rma_argv("relay")))

@@ -67,6 +67,7 @@ def test_a_small_bench_reports_every_figure_and_an_audit(tmp_path: Path) -> None
     idle = report["intake_idle"]
     assert isinstance(idle, dict)
     assert idle["single_workers_paused"]["accepted"] == 20  # every request answered 202 while nothing consumed
+    assert report["intake_batch_workers_paused"]["accepted"] == report["intake_batch"]["accepted"] == 30
     cpu = report["cpu_end_to_end"]
     assert isinstance(cpu, dict)
     assert {"worker-issuance", "worker-notify", "postgres"} <= set(cpu["seconds"])

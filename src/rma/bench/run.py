@@ -23,6 +23,7 @@ from rma.bench import measure
 from rma.bench.harness import API_KEY, BenchStack, start_bench_stack
 from rma.config import Settings
 from rma.demo.generate import generate
+from rma.domain.requests import ReturnRequest
 from rma.worker.app import create_app
 from rma.worker.launch import STAGES
 
@@ -60,6 +61,10 @@ def _rss_report(start: dict[str, int], end: dict[str, int]) -> dict[str, dict[st
         name: {"start": round(start.get(name, 0) / 2**20, 1), "end": round(end.get(name, 0) / 2**20, 1)}
         for name in sorted(start)
     }
+
+
+def _stage_workers(stack: BenchStack) -> list[str]:
+    return [name for name in stack.supervisor.names() if name.startswith("worker-")]
 
 
 @contextmanager
@@ -157,7 +162,7 @@ def _intake_idle(plan: BenchPlan, stack: BenchStack, *, raw_publish: float) -> t
     First with the stage workers paused, as they are idle while raw publishing is measured: intake's own rate, the
     like-for-like figure against raw publish. Then with the workers consuming what intake sends (the idle latency
     the backlog probe is compared with), and through the Python client."""
-    with _paused(stack, [name for name in stack.supervisor.names() if name.startswith("worker-")]):
+    with _paused(stack, _stage_workers(stack)):
         alone = measure.intake_single(
             stack.api_url, API_KEY, generate(plan.single, today=stack.today(), seed=100), threads=plan.threads
         )
@@ -173,6 +178,26 @@ def _intake_idle(plan: BenchPlan, stack: BenchStack, *, raw_publish: float) -> t
         "client": client.__dict__,
         "single_vs_raw_publish": round(alone.per_second / raw_publish, 3),
     }, alone.accepted + single.accepted + client.accepted
+
+
+def _intake_burst(plan: BenchPlan, stack: BenchStack, requests: list[ReturnRequest]) -> dict[str, Any]:
+    """The end-to-end phase's submission of N returns through the batch endpoint, then single requests probing intake
+    under the backlog. The first half is submitted with the stage workers paused (the batch endpoint's own rate, as
+    for the single one), the second while they consume it: a burst absorbed, then intake sharing the cores."""
+    half = len(requests) // 2
+    with _paused(stack, _stage_workers(stack)):
+        alone = measure.intake_batch(stack.api_url, API_KEY, requests[:half], batch_size=plan.batch_size, threads=4)
+    batch = measure.intake_batch(stack.api_url, API_KEY, requests[half:], batch_size=plan.batch_size, threads=4)
+    time.sleep(plan.probe_after)  # let the backlog reach every stage
+    # The same client threads as the idle figure: latency is compared like for like.
+    loaded = measure.intake_single(
+        stack.api_url, API_KEY, generate(300, today=stack.today(), seed=104), threads=plan.threads
+    )
+    return {
+        "intake_batch_workers_paused": alone.__dict__,
+        "intake_batch": batch.__dict__,
+        "intake_under_load": loaded.__dict__,
+    }
 
 
 def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
@@ -204,16 +229,9 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
     cpu_start = _cpu(stack)
     requests = generate(plan.returns, today=stack.today(), seed=103)
     started = time.monotonic()
-    batch = measure.intake_batch(stack.api_url, API_KEY, requests, batch_size=plan.batch_size, threads=4)
-    time.sleep(plan.probe_after)  # let the backlog reach every stage
-    # The same client threads as the idle figure: latency is compared like for like.
-    loaded = measure.intake_single(
-        stack.api_url, API_KEY, generate(300, today=stack.today(), seed=104), threads=plan.threads
-    )
-    report["intake_batch"] = batch.__dict__
-    report["intake_under_load"] = loaded.__dict__
+    report |= _intake_burst(plan, stack, requests)
     idle_p99 = report["intake_idle"]["single"]["latency"]["p99"]
-    report["no_blocking_p99_ratio"] = round(loaded.latency["p99"] / max(idle_p99, 1e-9), 2)
+    report["no_blocking_p99_ratio"] = round(report["intake_under_load"]["latency"]["p99"] / max(idle_p99, 1e-9), 2)
     if not plan.drain:
         sampler.stop()
         with stack.engine.connect() as conn:

@@ -39,6 +39,9 @@ class BenchPlan:
     # Concurrent callers of the single endpoint. Intake commits concurrent requests together (group commit), so its
     # rate grows with the number of callers; 32 stands for a few upstream systems, each with a small connection pool.
     threads: int = 32
+    # Batch callers: enough connections that the API processes on the one port (SO_REUSEPORT spreads connections,
+    # not requests) each get a fair share.
+    batch_threads: int = 8
     timeout: float = 1_800.0
     # False: measure intake under the backlog and stop there, without waiting for every return to close (the
     # no-blocking figure at a scale this machine cannot drain within a session).
@@ -186,8 +189,12 @@ def _intake_burst(plan: BenchPlan, stack: BenchStack, requests: list[ReturnReque
     for the single one), the second while they consume it: a burst absorbed, then intake sharing the cores."""
     half = len(requests) // 2
     with _paused(stack, _stage_workers(stack)):
-        alone = measure.intake_batch(stack.api_url, API_KEY, requests[:half], batch_size=plan.batch_size, threads=4)
-    batch = measure.intake_batch(stack.api_url, API_KEY, requests[half:], batch_size=plan.batch_size, threads=4)
+        alone = measure.intake_batch(
+            stack.api_url, API_KEY, requests[:half], batch_size=plan.batch_size, threads=plan.batch_threads
+        )
+    batch = measure.intake_batch(
+        stack.api_url, API_KEY, requests[half:], batch_size=plan.batch_size, threads=plan.batch_threads
+    )
     time.sleep(plan.probe_after)  # let the backlog reach every stage
     # The same client threads as the idle figure: latency is compared like for like.
     loaded = measure.intake_single(

@@ -102,7 +102,13 @@ def bench_command(  # noqa: PLR0913, PLR0917 - one parameter per command-line op
     if not url.startswith("postgresql"):
         raise CliError("rma bench needs PostgreSQL: pass --database-url or set RMA_DATABASE_URL")
     plan = BenchPlan(
-        returns=returns, single=single, chains=chains, client=min(300, single), drain=drain, probe_after=probe_after
+        returns=returns,
+        single=single,
+        chains=chains,
+        client=min(300, single),
+        drain=drain,
+        probe_after=probe_after,
+        timeout=max(1_800.0, returns * 0.2),  # a 100,000-return run takes about an hour on this machine
     )
     directory = workdir or Path(tempfile.mkdtemp(prefix="rma-bench-"))
     report = run_bench(plan, database_url=url, workdir=directory, redis_url=redis_url)

@@ -7,11 +7,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import uuid_utils.compat
+
 from rma.domain.errors import DuplicateRequestError
 from rma.domain.requests import ReturnRequest
 from rma.domain.returns import ReturnAuthorization
 from rma.services.ports import UnitOfWork
 from rma.services.steps import next_steps
+
+
+def new_return_id() -> uuid.UUID:
+    """A time-ordered id (UUIDv7): new returns land at the right edge of the primary key and of the indexes that refer
+    to it, instead of on random pages of ever larger indexes; and no system call per id (uuid4 reads os.urandom, and
+    each read lets another thread of the API take the interpreter)."""
+    return uuid_utils.compat.uuid7()
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +31,7 @@ class Submitted:
 
 
 def _receive(uow: UnitOfWork, request: ReturnRequest, now: datetime, due_at: datetime) -> ReturnAuthorization:
-    ret = ReturnAuthorization.receive(request, return_id=uuid.uuid4(), at=now, due_at=due_at)
+    ret = ReturnAuthorization.receive(request, return_id=new_return_id(), at=now, due_at=due_at)
     uow.returns.add(ret)
     uow.stores.enqueue(*next_steps(ret))
     return ret
@@ -71,7 +80,7 @@ def submit_batch(
             if key in known:
                 results.append(Submitted(known[key], created=False))
                 continue
-            ret = ReturnAuthorization.receive(request, return_id=uuid.uuid4(), at=now, due_at=due_at)
+            ret = ReturnAuthorization.receive(request, return_id=new_return_id(), at=now, due_at=due_at)
             known[key] = ret.id
             fresh.append(ret)
             results.append(Submitted(ret.id, created=True))

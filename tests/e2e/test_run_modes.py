@@ -63,6 +63,8 @@ def stack_process(
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()  # a failed test leaves it open; its ResourceWarning would fail a later test
 
 
 def _children_of(pid: int) -> list[int]:
@@ -74,7 +76,7 @@ def test_stack_starts_every_process_and_stops_gracefully(stack_process: tuple[su
     process, port = stack_process
     wait_until(lambda: api_ready(f"http://127.0.0.1:{port}"), timeout=60, what="the stack's API")
     children = _children_of(process.pid)
-    assert len(children) == 12  # api, 8 stage workers, beat, relay, flower
+    assert len(children) == 13  # two API processes on one port, 8 stage workers, beat, relay, flower
     response = httpx.post(
         f"http://127.0.0.1:{port}/v1/returns", json={"surprise": True}, headers={"X-API-Key": API_KEY}, timeout=10
     )

@@ -143,6 +143,16 @@ def test_concurrent_single_submissions_are_stored_together_and_once_each(pg_runt
     assert len(messages) < 24  # concurrent callers' issuance went out in shared messages
 
 
+def test_a_process_shutting_down_refuses_new_submissions_with_503(runtime: Runtime) -> None:
+    app = create_api(runtime, api_keys=frozenset({HEADERS["X-API-Key"]}))
+    app.state.intake.stop()  # what the lifespan does once the server stops taking connections
+    refused = TestClient(app).post("/v1/returns", json=body(), headers=HEADERS)
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.json()["error"] == "intake is shutting down"
+    assert count(runtime, ReturnRow) == 0
+
+
 def _issuance_ids(message: dict[str, Any]) -> list[str]:
     (step,) = message["chain"]
     kwargs = step["kwargs"]

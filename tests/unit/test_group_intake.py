@@ -11,7 +11,7 @@ from concurrent.futures import Future, wait
 import pytest
 
 from rma.domain.requests import ReturnRequest
-from rma.services.group_intake import GroupedIntake
+from rma.services.group_intake import GroupedIntake, IntakeClosedError
 from rma.services.intake import Submitted
 
 MakeRequest = Callable[..., ReturnRequest]
@@ -97,5 +97,5 @@ def test_stop_stores_what_is_queued_and_refuses_what_comes_after(make_request: M
     assert not stopping.is_alive()
     assert sorted(_answers(futures)) == sorted(futures)  # every queued caller was answered
     assert sum(len(group) for group in store.groups) == 5
-    with pytest.raises(RuntimeError, match="shutting down"):
+    with pytest.raises(IntakeClosedError, match="shutting down"):
         intake.submit(make_request(upstream_request_id="late"))

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from rma.api.schemas import ErrorBody
 from rma.domain.validation import FieldError, dotted_path
 from rma.logging import get_logger
+from rma.services.group_intake import IntakeClosedError
 
 log = get_logger(__name__)
 
@@ -29,7 +30,10 @@ DATABASE_UNAVAILABLE: Final = "database unavailable, retry later"
 COMMON_ERRORS: Final[dict[int | str, dict[str, object]]] = {
     401: {"model": ErrorBody, "description": "missing or invalid X-API-Key"},
     422: {"model": ErrorBody, "description": "invalid request: `fields` names each field and the reason"},
-    503: {"model": ErrorBody, "description": "database unavailable: nothing was stored, retry after `Retry-After`"},
+    503: {
+        "model": ErrorBody,
+        "description": "database unavailable or server shutting down: nothing was stored, retry after `Retry-After`",
+    },
 }
 
 
@@ -116,6 +120,10 @@ def install_error_handlers(app: FastAPI) -> None:
             driver_error=orig.__class__.__name__ if orig is not None else None,
         )
         return error_response(503, DATABASE_UNAVAILABLE, retry_after=RETRY_AFTER_SECONDS)
+
+    @app.exception_handler(IntakeClosedError)
+    def _closing(_request: Request, exc: IntakeClosedError) -> JSONResponse:
+        return error_response(503, str(exc), retry_after=1)
 
     app.add_exception_handler(DBAPIError, _database)
     app.add_exception_handler(PoolTimeoutError, _database)

@@ -32,6 +32,10 @@ StoreMany = Callable[[Sequence[ReturnRequest]], list[Submitted]]
 _Item = tuple[ReturnRequest, "Future[Submitted]"]
 
 
+class IntakeClosedError(RuntimeError):
+    """The process is shutting down and takes no more requests (the API answers 503: send it again elsewhere)."""
+
+
 class GroupedIntake:
     """Stores single requests in groups from one writer thread, started on the first request."""
 
@@ -48,7 +52,7 @@ class GroupedIntake:
         future: Future[Submitted] = Future()
         with self._lock:
             if self._stopped:
-                raise RuntimeError("intake is shutting down")
+                raise IntakeClosedError("intake is shutting down")
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="grouped-intake", daemon=True)
                 self._thread.start()

@@ -75,4 +75,4 @@ def test_a_small_bench_reports_every_figure_and_an_audit(tmp_path: Path) -> None
     growth = report["rss_over_run"]
     assert isinstance(growth, dict)
     assert set(growth) == set(report["rss_mib"])  # type: ignore[arg-type]  # every worker's memory over the run
-    assert _bench_schemas() == before  # its schema is dropped
+    assert not _bench_schemas() - before  # its schema is dropped (another run's may end meanwhile)

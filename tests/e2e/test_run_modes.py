@@ -61,8 +61,13 @@ def stack_process(
         yield process, port
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+            # SIGTERM first: the stack stops its children (each in its own session); a SIGKILL would orphan them.
+            process.terminate()
+            try:
+                process.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
         if process.stdout is not None:
             process.stdout.close()  # a failed test leaves it open; its ResourceWarning would fail a later test
 

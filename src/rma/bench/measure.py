@@ -7,11 +7,12 @@ import os
 import statistics
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import redis
@@ -158,29 +159,46 @@ class _Poster:
         return response.status
 
 
-def _timed_posts(
-    api_url: str, api_key: str, path: str, bodies: Sequence[str], *, threads: int, timeout: float
-) -> tuple[list[int], list[float], float]:
-    """POST every body from `threads` threads; answers the status codes, the latencies and the wall time."""
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+def _timed_calls(
+    items: Sequence[Item], connect: Callable[[], Callable[[Item], Result]], *, threads: int
+) -> tuple[list[Result], list[float], float]:
+    """Call on every item from `threads` threads, each with its own caller from `connect` (a keep-alive connection);
+    answers the results, each call's latency and the wall time."""
     latencies: list[float] = []
     lock = threading.Lock()
     local = threading.local()
 
-    def post(body: str) -> int:
-        poster = getattr(local, "poster", None)
-        if poster is None:
-            poster = local.poster = _Poster(api_url, api_key, timeout=timeout)
+    def call(item: Item) -> Result:
+        caller = getattr(local, "caller", None)
+        if caller is None:
+            caller = local.caller = connect()
         t0 = time.perf_counter()
-        code = poster.post(path, body)
+        result = caller(item)
         elapsed = time.perf_counter() - t0
         with lock:
             latencies.append(elapsed)
-        return code
+        return result
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        codes = list(pool.map(post, bodies))
-    return codes, latencies, time.monotonic() - started
+        results = list(pool.map(call, items))
+    return results, latencies, time.monotonic() - started
+
+
+def _timed_posts(
+    api_url: str, api_key: str, path: str, bodies: Sequence[str], *, threads: int, timeout: float
+) -> tuple[list[int], list[float], float]:
+    """POST every body from `threads` threads; answers the status codes, the latencies and the wall time."""
+
+    def connect() -> Callable[[str], int]:
+        poster = _Poster(api_url, api_key, timeout=timeout)
+        return lambda body: poster.post(path, body)
+
+    return _timed_calls(bodies, connect, threads=threads)
 
 
 def intake_single(api_url: str, api_key: str, requests: Sequence[ReturnRequest], *, threads: int) -> IntakeFigures:
@@ -191,24 +209,11 @@ def intake_single(api_url: str, api_key: str, requests: Sequence[ReturnRequest],
 
 
 def intake_client(api_url: str, api_key: str, requests: Sequence[ReturnRequest], *, threads: int) -> IntakeFigures:
-    latencies: list[float] = []
-    lock = threading.Lock()
-    local = threading.local()
+    def connect() -> Callable[[ReturnRequest], bool]:
+        client = ReturnsClient(api_url, api_key, timeout=60)
+        return lambda request: client.submit(request).created
 
-    def submit(request: ReturnRequest) -> bool:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = ReturnsClient(api_url, api_key, timeout=60)
-        t0 = time.perf_counter()
-        created = client.submit(request).created
-        with lock:
-            latencies.append(time.perf_counter() - t0)
-        return created
-
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        results = list(pool.map(submit, requests))
-    wall = time.monotonic() - started
+    results, latencies, wall = _timed_calls(requests, connect, threads=threads)
     return IntakeFigures(len(results), len(results) / wall, percentiles(latencies))
 
 

@@ -33,11 +33,14 @@ def auto_inspect_at(ctx: StageContext, return_id: uuid.UUID, now: datetime) -> d
     return now + low + (high - low) * _draw(return_id, "delay")
 
 
+NOT_REFUNDABLE_SHARE = 0.04  # of auto-inspected items, graded not refundable
+
+
 def auto_grade(ret: ReturnAuthorization) -> Grade:
     """A realistic mix, leaning on what the customer reported: most items as described, a few not."""
     draw = _draw(ret.id, "grade")
     worst = max((line.condition for line in ret.request.lines), key=list(Condition).index)
-    if draw < 0.04:
+    if draw < NOT_REFUNDABLE_SHARE:
         return Grade.NOT_REFUNDABLE
     if worst in {Condition.USED, Condition.DAMAGED} and draw < 0.30:
         return Grade.DAMAGED_BY_CUSTOMER

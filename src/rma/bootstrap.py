@@ -58,7 +58,9 @@ def build_runtime(
     after_commit: AfterCommit | None = None,
     backlog: Callable[[str], int] | None = None,
 ) -> Runtime:
-    engine = create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = create_db_engine(
+        settings.database_url, pool_size=settings.db_pool_size, application_name=settings.process_name
+    )
     sessions = make_session_factory(engine)
     clock = make_clock(settings)
     mix = JourneyMix(

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     db_pool_size: int = Field(default=5, ge=1, le=100)
+    process_name: str = Field(
+        default="rma",
+        max_length=48,
+        description="this process's name in the stack (set by `rma stack`); PostgreSQL shows it as application_name",
+    )
     worker_nice: int = Field(
         default=5,
         ge=0,

@@ -58,7 +58,7 @@ class Supervisor:
             # the children in order (SIGTERM: Celery's warm shutdown) instead of all being interrupted at once.
             return subprocess.Popen(  # noqa: S603 - our own argv
                 spec.argv,
-                env={**os.environ, **spec.env},
+                env={**os.environ, "RMA_PROCESS_NAME": spec.name, **spec.env},
                 stdout=out,
                 stderr=subprocess.STDOUT if out else None,
                 start_new_session=True,

@@ -1,7 +1,7 @@
 """`rma chaos`: a bench run while the system is injured, then the audit.
 
 Injuries: a random stage worker SIGKILLed every few seconds (the supervisor restarts it); Redis flushed once;
-PostgreSQL restarted once (pg_ctlcluster; always started again in a `finally`); and workers crashing at named fault
+the run's private PostgreSQL server restarted once (always started again); and workers crashing at named fault
 points inside tasks: after the carrier sold a label, after the gateway paid, after a message was sent, and after a
 state change committed but before its messages were published. Each of those fires once per run.
 """
@@ -9,9 +9,7 @@ state change committed but before its messages were published. Each of those fir
 from __future__ import annotations
 
 import random
-import shutil
 import signal
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -64,22 +62,17 @@ def _recovery(stack: BenchStack, since: float, before: int, *, limit: float = 12
     return None
 
 
-def restart_postgres() -> str:
-    """Restart this machine's PostgreSQL cluster; whatever happens, leave it running."""
-    ctl = shutil.which("pg_ctlcluster")
-    if ctl is None:
-        raise RuntimeError("pg_ctlcluster not found: cannot restart PostgreSQL here")
-    versions = sorted(p.name for p in Path("/etc/postgresql").iterdir())
-    version = versions[-1]
+def restart_postgres(stack: BenchStack) -> str:
+    """Restart the run's private PostgreSQL server (fast shutdown, then start on the same data); it is always left
+    running. A server the run was given (--database-url) is not the run's to restart."""
+    if stack.postgres is None:
+        raise RuntimeError("the run is in a PostgreSQL it was given (--database-url), not its own")
     try:
-        subprocess.run(  # noqa: S603
-            [ctl, "--skip-systemctl-redirect", version, "main", "restart"], check=True, timeout=120, capture_output=True
-        )
+        stack.postgres.restart()
     finally:
-        subprocess.run(  # noqa: S603 - a no-op when it is running; brings it back when the restart failed half-way
-            [ctl, "--skip-systemctl-redirect", version, "main", "start"], check=False, timeout=120, capture_output=True
-        )
-    return version
+        if not stack.postgres.accepts_connections():
+            stack.postgres.start()
+    return stack.postgres_settings.get("server_version", "").split(" ")[0]
 
 
 def _injure(stack: BenchStack, plan: ChaosPlan, done: threading.Event, injuries: Injuries) -> None:
@@ -102,14 +95,14 @@ def _injure(stack: BenchStack, plan: ChaosPlan, done: threading.Event, injuries:
             restarted = True
             before, at = stack.finished(), time.monotonic()
             try:
-                version = restart_postgres()
+                version = restart_postgres(stack)
                 injuries.notes.append(f"PostgreSQL {version} restarted")
-            except (RuntimeError, subprocess.SubprocessError) as exc:
+            except (RuntimeError, OSError) as exc:
                 injuries.notes.append(f"PostgreSQL restart skipped: {exc}")
             injuries.recoveries["postgres restart"] = _recovery(stack, at, before)
 
 
-def run_chaos(plan: ChaosPlan, *, database_url: str, workdir: Path) -> dict[str, Any]:
+def run_chaos(plan: ChaosPlan, *, database_url: str | None, workdir: Path) -> dict[str, Any]:
     markers = workdir / "fault-markers"
     markers.mkdir(parents=True, exist_ok=True)
     stack = start_bench_stack(

@@ -1,5 +1,6 @@
 """A disposable real stack for benchmarks and chaos runs: its own redis-server on a free port, its own PostgreSQL
-schema, the `rma stack` process table, a fast application clock. Nothing shared is touched."""
+server (or a schema of its own in a PostgreSQL it is given), the `rma stack` process table, a fast application
+clock. Nothing shared is touched."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from rma.adapters.clock import AcceleratedClock
 from rma.adapters.db import create_db_engine, migrate
 from rma.adapters.db.audit import finished_returns
+from rma.bench.postgres import PrivatePostgres, server_settings, start_private_postgres
 from rma.cli.stack import stack_specs
 from rma.config import Settings
 from rma.supervisor import ProcessSpec, Supervisor
@@ -58,7 +60,9 @@ class BenchStack:
     api_url: str
     env: dict[str, str]
     workdir: Path
-    keep_schema: bool = False
+    postgres: PrivatePostgres | None
+    """The private server, or None when the run was given a PostgreSQL to make a schema in."""
+    postgres_settings: dict[str, str] = field(default_factory=dict)
     stopped: dict[str, int | None] = field(default_factory=dict)
 
     def today(self) -> date:
@@ -91,11 +95,13 @@ class BenchStack:
         if self.redis_process is not None and self.redis_process.poll() is None:
             self.redis_process.terminate()
             self.redis_process.wait(timeout=10)
-        if not self.keep_schema:
-            admin = create_db_engine(self.admin_url)
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
-            admin.dispose()
+        if self.postgres is not None:
+            self.postgres.remove()
+            return
+        admin = create_db_engine(self.admin_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+        admin.dispose()
 
 
 def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -140,16 +146,36 @@ def stack_processes(
 
 def start_bench_stack(
     *,
-    database_url: str,
+    database_url: str | None,
     workdir: Path,
     redis_url: str | None = None,
     extra_env: dict[str, str] | None = None,
     per_process_env: dict[str, dict[str, str]] | None = None,
-    keep_schema: bool = False,
 ) -> BenchStack:
-    if not database_url.startswith("postgresql"):
-        raise RuntimeError("the benchmark runs on PostgreSQL: set RMA_DATABASE_URL (or --database-url)")
+    """The stack on a private PostgreSQL server when `database_url` is None, else in a fresh schema of that one."""
+    if database_url is not None and not database_url.startswith("postgresql"):
+        raise RuntimeError(f"the benchmark runs on PostgreSQL, not {make_url(database_url).get_backend_name()}")
     workdir.mkdir(parents=True, exist_ok=True)
+    postgres: PrivatePostgres | None = None
+    if database_url is None:
+        postgres = start_private_postgres(free_port())
+        database_url = postgres.url
+    try:
+        return _start(postgres, database_url, workdir, redis_url, extra_env, per_process_env)
+    except BaseException:
+        if postgres is not None:
+            postgres.remove()
+        raise
+
+
+def _start(
+    postgres: PrivatePostgres | None,
+    database_url: str,
+    workdir: Path,
+    redis_url: str | None,
+    extra_env: dict[str, str] | None,
+    per_process_env: dict[str, dict[str, str]] | None,
+) -> BenchStack:
     redis_process, url = (None, redis_url) if redis_url else start_redis(workdir)
     schema = f"rma_bench_{uuid.uuid4().hex[:10]}"
     admin = create_db_engine(database_url)
@@ -160,6 +186,7 @@ def start_bench_stack(
     scoped_url = scoped.render_as_string(hide_password=False)
     engine = create_db_engine(scoped_url, pool_size=4)
     migrate.upgrade(engine)
+    described = server_settings(database_url)
     api_port = free_port()
     env = {
         "RMA_DATABASE_URL": scoped_url,
@@ -199,7 +226,8 @@ def start_bench_stack(
         api_url=f"http://127.0.0.1:{api_port}",
         env=env,
         workdir=workdir,
-        keep_schema=keep_schema,
+        postgres=postgres,
+        postgres_settings=described,
     )
     try:
         ready = wait_until(lambda: api_ready(stack.api_url), timeout=90)

@@ -87,7 +87,12 @@ def _cpu(stack: BenchStack) -> dict[str, float]:
     pids = {name: stack.supervisor.pid(name) for name in stack.supervisor.names() if stack.supervisor.alive(name)}
     if stack.redis_process is not None:
         pids["redis-server"] = stack.redis_process.pid
-    spent = measure.cpu_seconds(pids)
+    if stack.postgres is not None and stack.postgres.pid is not None:
+        # The private server's postmaster: its backends are its children, so the tree is exactly this run's share.
+        pids["postgres"] = stack.postgres.pid
+        spent = measure.cpu_seconds(pids, by_command=())
+    else:
+        spent = measure.cpu_seconds(pids)
     own = os.times()
     spent["bench (load generator)"] = own.user + own.system
     return spent
@@ -158,7 +163,9 @@ def rss_growth(memory: list[tuple[int, dict[str, int]]], total: int) -> dict[str
     return report
 
 
-def run_bench(plan: BenchPlan, *, database_url: str, workdir: Path, redis_url: str | None = None) -> dict[str, Any]:
+def run_bench(
+    plan: BenchPlan, *, database_url: str | None, workdir: Path, redis_url: str | None = None
+) -> dict[str, Any]:
     stack = start_bench_stack(database_url=database_url, workdir=workdir, redis_url=redis_url)
     try:
         return _measure(plan, stack)
@@ -224,6 +231,7 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "plan": plan.__dict__,
         "workers": {stage: f"{spec.pool} x {spec.concurrency}" for stage, spec in STAGES.items()},
+        "postgres": {"server": "private" if stack.postgres is not None else "given", **stack.postgres_settings},
     }
 
     # 1. Celery's own ceiling on this layout: bare chains with the hops an RMA takes, then raw publishing.

@@ -12,18 +12,20 @@ from typing import Annotated
 import typer
 
 from rma.cli.errors import EXIT_FAILURE, CliError
-from rma.config import get_settings
 
 
 def chaos_command(
     returns: Annotated[int, typer.Option(min=10)] = 300,
     kill_every: Annotated[float, typer.Option(help="seconds between SIGKILLs of a random stage worker")] = 4.0,
-    restart_postgres: Annotated[
-        bool, typer.Option(help="restart this machine's PostgreSQL once (pg_ctlcluster)")
-    ] = True,
+    restart_postgres: Annotated[bool, typer.Option(help="restart the run's private PostgreSQL server once")] = True,
     flush_redis: Annotated[bool, typer.Option(help="FLUSHALL the run's Redis once")] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for every return")] = 600.0,
-    database_url: Annotated[str | None, typer.Option(help="PostgreSQL; default RMA_DATABASE_URL")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="run in a fresh schema of this PostgreSQL; default: a private PostgreSQL server started for the run"
+        ),
+    ] = None,
     workdir: Annotated[Path | None, typer.Option(help="logs go here")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -34,9 +36,8 @@ def chaos_command(
     # sessions and would otherwise outlive it).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    url = database_url or get_settings().database_url
-    if not url.startswith("postgresql"):
-        raise CliError("rma chaos needs PostgreSQL: pass --database-url or set RMA_DATABASE_URL")
+    if database_url is not None and not database_url.startswith("postgresql"):
+        raise CliError("rma chaos needs PostgreSQL: --database-url postgresql+psycopg://user@host/db")
     plan = ChaosPlan(
         returns=returns,
         kill_every=kill_every,
@@ -44,7 +45,7 @@ def chaos_command(
         restart_postgres=restart_postgres,
         timeout=timeout,
     )
-    result = run_chaos(plan, database_url=url, workdir=workdir or Path(tempfile.mkdtemp(prefix="rma-chaos-")))
+    result = run_chaos(plan, database_url=database_url, workdir=workdir or Path(tempfile.mkdtemp(prefix="rma-chaos-")))
     if as_json:
         typer.echo(json.dumps(result))
     else:

@@ -28,7 +28,7 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
+def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False, application_name: str = "rma") -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
@@ -39,7 +39,15 @@ def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Eng
         raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # application_name tells ops (pg_stat_activity, pg_stat_statements) which process of the stack holds a connection.
+    return create_engine(
+        parsed,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"application_name": application_name},
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

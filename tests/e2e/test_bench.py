@@ -1,4 +1,5 @@
-"""`rma bench` as a person runs it, at a small scale: the figures come out, its schema is gone after.
+"""`rma bench` as a person runs it, at a small scale: the figures come out, and nothing it started is left behind (its
+private PostgreSQL server, or its schema in a PostgreSQL it was given).
 
 The figures themselves are not asserted (a benchmark prints numbers; a timed assertion would flake)."""
 
@@ -8,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -28,8 +30,6 @@ def _bench(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str
             "--chains",
             "20",
             "--json",
-            "--database-url",
-            POSTGRES_URL,
             "--workdir",
             str(tmp_path / "bench"),
             *extra,
@@ -52,9 +52,17 @@ def _bench_schemas() -> set[str]:
     return names
 
 
+def _private_servers() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("rma-postgres-*"))
+
+
 def test_a_small_bench_reports_every_figure_and_an_audit(tmp_path: Path) -> None:
-    before = _bench_schemas()
+    before = _private_servers()
     _, report = _bench(tmp_path)
+    postgres = report["postgres"]
+    assert isinstance(postgres, dict)
+    assert postgres["server"] == "private"
+    assert postgres["autovacuum"] == "on"  # as in production, whatever the machine's shared server does
     e2e = report["end_to_end"]
     assert isinstance(e2e, dict)
     assert e2e["finished"] is True
@@ -75,4 +83,16 @@ def test_a_small_bench_reports_every_figure_and_an_audit(tmp_path: Path) -> None
     growth = report["rss_over_run"]
     assert isinstance(growth, dict)
     assert set(growth) == set(report["rss_mib"])  # type: ignore[arg-type]  # every worker's memory over the run
+    assert not _private_servers() - before  # its server stopped, its data deleted (another run may end meanwhile)
+
+
+def test_a_bench_in_a_given_postgres_works_in_a_schema_it_drops_after(tmp_path: Path) -> None:
+    before = _bench_schemas()
+    done, report = _bench(tmp_path, "--no-drain", "--database-url", POSTGRES_URL)
+    postgres = report["postgres"]
+    assert isinstance(postgres, dict)
+    assert postgres["server"] == "given"
+    # A server without autovacuum (this project's CI machines) gives figures that are not production-like: said so.
+    assert ("autovacuum off" in done.stderr) == (postgres["autovacuum"] != "on")
+    assert report["end_to_end"] == {"returns": 60, "finished": None, "skipped": "--no-drain"}
     assert not _bench_schemas() - before  # its schema is dropped (another run's may end meanwhile)

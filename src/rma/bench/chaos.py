@@ -96,10 +96,11 @@ def _injure(stack: BenchStack, plan: ChaosPlan, done: threading.Event, injuries:
             before, at = stack.finished(), time.monotonic()
             try:
                 version = restart_postgres(stack)
-                injuries.notes.append(f"PostgreSQL {version} restarted")
             except (RuntimeError, OSError) as exc:
                 injuries.notes.append(f"PostgreSQL restart skipped: {exc}")
-            injuries.recoveries["postgres restart"] = _recovery(stack, at, before)
+            else:
+                injuries.notes.append(f"PostgreSQL {version} restarted")
+                injuries.recoveries["postgres restart"] = _recovery(stack, at, before)
 
 
 def run_chaos(plan: ChaosPlan, *, database_url: str | None, workdir: Path) -> dict[str, Any]:

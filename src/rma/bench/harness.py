@@ -24,7 +24,8 @@ from sqlalchemy.exc import OperationalError
 from rma.adapters.clock import AcceleratedClock
 from rma.adapters.db import create_db_engine, migrate
 from rma.adapters.db.audit import finished_returns
-from rma.bench.postgres import PrivatePostgres, server_settings, start_private_postgres
+from rma.adapters.db.server import server_settings
+from rma.bench.postgres import PrivatePostgres, start_private_postgres
 from rma.cli.stack import stack_specs
 from rma.config import Settings
 from rma.supervisor import ProcessSpec, Supervisor
@@ -186,7 +187,7 @@ def _start(
     scoped_url = scoped.render_as_string(hide_password=False)
     engine = create_db_engine(scoped_url, pool_size=4)
     migrate.upgrade(engine)
-    described = server_settings(database_url)
+    described = server_settings(engine)
     api_port = free_port()
     env = {
         "RMA_DATABASE_URL": scoped_url,

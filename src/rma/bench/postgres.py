@@ -168,19 +168,3 @@ def start_private_postgres(port: int) -> PrivatePostgres:
             server.remove()
         raise
     return server
-
-
-def server_settings(url: str) -> dict[str, str]:
-    """The settings of a PostgreSQL server that decide what a benchmark measures, as the report shows them."""
-    from rma.adapters.db import create_db_engine  # noqa: PLC0415 - keeps this module light for the harness's import
-
-    engine = create_db_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                "SELECT name, setting FROM pg_settings WHERE name IN "
-                "('server_version', 'autovacuum', 'fsync', 'synchronous_commit', 'shared_buffers')"
-            ).all()
-    finally:
-        engine.dispose()
-    return {str(name): str(setting) for name, setting in rows}

@@ -63,9 +63,12 @@ def stack_command(
         settings = settings.model_copy(update={"flower_password": password})
         typer.echo(f"Flower: user {settings.flower_user}, generated password {password} (set RMA_FLOWER_PASSWORD)")
     from rma.adapters.db import create_db_engine, migrate  # noqa: PLC0415
+    from rma.adapters.db.server import configuration_warnings, server_settings  # noqa: PLC0415
 
     engine = create_db_engine(settings.database_url)
     migrate.upgrade(engine)
+    for warning in configuration_warnings(server_settings(engine)):
+        typer.echo(f"warning: {warning}", err=True)
     engine.dispose()
     supervisor = Supervisor(stack_specs(settings, state_dir=state_dir, flower=flower), log_dir=state_dir / "logs")
     supervisor.start()

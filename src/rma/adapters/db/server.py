@@ -12,7 +12,9 @@ def server_settings(engine: Engine) -> dict[str, str]:
     if engine.dialect.name != "postgresql":
         return {}
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT name, setting FROM pg_settings WHERE name = ANY(:names)"), {"names": list(_SHOWN)})
+        rows = conn.execute(
+            text("SELECT name, setting FROM pg_settings WHERE name = ANY(:names)"), {"names": list(_SHOWN)}
+        )
         return {str(name): str(setting) for name, setting in rows}
 
 

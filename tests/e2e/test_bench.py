@@ -15,6 +15,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from tests.conftest import POSTGRES_URL
 
+from rma.bench.harness import start_bench_stack
+
 
 def _bench(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
     done = subprocess.run(
@@ -86,13 +88,15 @@ def test_a_small_bench_reports_every_figure_and_an_audit(tmp_path: Path) -> None
     assert not _private_servers() - before  # its server stopped, its data deleted (another run may end meanwhile)
 
 
-def test_a_bench_in_a_given_postgres_works_in_a_schema_it_drops_after(tmp_path: Path) -> None:
+def test_a_stack_in_a_given_postgres_works_in_a_schema_it_drops_after(tmp_path: Path) -> None:
     before = _bench_schemas()
-    done, report = _bench(tmp_path, "--no-drain", "--database-url", POSTGRES_URL)
-    postgres = report["postgres"]
-    assert isinstance(postgres, dict)
-    assert postgres["server"] == "given"
-    # A server without autovacuum (this project's CI machines) gives figures that are not production-like: said so.
-    assert ("autovacuum off" in done.stderr) == (postgres["autovacuum"] != "on")
-    assert report["end_to_end"] == {"returns": 60, "finished": None, "skipped": "--no-drain"}
-    assert not _bench_schemas() - before  # its schema is dropped (another run's may end meanwhile)
+    stack = start_bench_stack(database_url=POSTGRES_URL, workdir=tmp_path / "stack")
+    try:
+        assert stack.postgres is None  # nothing of its own to start, restart or delete
+        assert stack.postgres_settings["autovacuum"] in {"on", "off"}  # what the report shows and warns about
+        assert _bench_schemas() - before == {stack.schema}
+        with stack.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM returns")).scalar_one() == 0
+    finally:
+        stack.stop()
+    assert stack.schema not in _bench_schemas()

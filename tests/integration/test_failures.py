@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,17 +21,20 @@ from rma.services import refunds
 from rma.services.context import StageContext
 from rma.services.intake import submit_return
 from rma.services.issuance import issue
-from rma.services.ports import GatewayRefund, ProviderError, RefundOrder
+from rma.services.ports import GatewayRefund, ProviderError, RefundDeclined, RefundOrder
 from rma.services.steps import INSPECT_MANY
 from rma.worker.base import backoff_seconds, is_transient
 
 
 class DecliningGateway:
-    def refund(self, order: RefundOrder) -> GatewayRefund:
-        raise ProviderError(f"card account closed for {order.idempotency_key}", transient=False)
+    def refund_many(self, orders: Sequence[RefundOrder]) -> dict[str, GatewayRefund | RefundDeclined]:
+        return {
+            order.idempotency_key: RefundDeclined(f"card account closed for {order.idempotency_key}")
+            for order in orders
+        }
 
-    def find_refund(self, idempotency_key: str) -> GatewayRefund | None:  # noqa: ARG002
-        return None
+    def find_refunds(self, idempotency_keys: Sequence[str]) -> dict[str, GatewayRefund]:  # noqa: ARG002
+        return {}
 
 
 def _cheap_request(make_request: Any) -> Any:

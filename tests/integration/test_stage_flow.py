@@ -196,10 +196,12 @@ def test_a_refund_interrupted_after_the_gateway_call_is_not_paid_twice(
     # The gateway is called, then the worker dies before committing: the gateway holds a refund we did not record.
     with ctx.uow() as uow:
         (pending,) = uow.stores.refunds(return_id)
-    ctx.gateway.refund(
-        RefundOrder(
-            idempotency_key=pending.idempotency_key, payment_reference="x", amount=pending.amount, currency="USD"
-        )
+    ctx.gateway.refund_many(
+        [
+            RefundOrder(
+                idempotency_key=pending.idempotency_key, payment_reference="x", amount=pending.amount, currency="USD"
+            )
+        ]
     )
     refunds.issue_refund(ctx, return_id)  # the retry
     assert _status(ctx, return_id) is Status.REFUNDED
@@ -227,14 +229,17 @@ def test_a_label_interrupted_after_the_carrier_call_is_not_bought_twice(
         uow.commit()
     with ctx.uow() as uow:
         rma_number = uow.returns.get(second).rma_number  # type: ignore[union-attr]
-    carrier.inner.create_label(
-        LabelRequest(
-            idempotency_key=labels.label_key(second), rma_number=rma_number, ship_from=make_request().return_from
-        )
+    carrier.inner.create_labels(
+        [
+            LabelRequest(
+                idempotency_key=labels.label_key(second), rma_number=rma_number, ship_from=make_request().return_from
+            )
+        ]
     )
 
     assert labels.issue_labels(ctx, [first, second]) == {first: Status.LABEL_ISSUED, second: Status.LABEL_ISSUED}
     assert carrier.find_calls == [labels.label_key(second)]  # a fresh reservation cannot have reached the carrier
+    assert carrier.create_calls == [1]  # one carrier call for the batch, and only for the label not yet sold
     assert _count(engine, SandboxLabelRow) == 2
     assert _count(engine, LabelRow, LabelRow.tracking_number.is_not(None)) == 2
 
@@ -324,13 +329,15 @@ class CountingCarrier:
         self.name = inner.name
         self.track_calls: list[int] = []
         self.find_calls: list[str] = []
+        self.create_calls: list[int] = []
 
-    def create_label(self, request: Any) -> Any:
-        return self.inner.create_label(request)
+    def create_labels(self, requests: Any) -> Any:
+        self.create_calls.append(len(requests))
+        return self.inner.create_labels(requests)
 
-    def find_label(self, key: str) -> Any:
-        self.find_calls.append(key)
-        return self.inner.find_label(key)
+    def find_labels(self, keys: Any) -> Any:
+        self.find_calls.extend(keys)
+        return self.inner.find_labels(keys)
 
     def track(self, numbers: Any) -> Any:
         self.track_calls.append(len(numbers))

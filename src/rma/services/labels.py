@@ -25,8 +25,8 @@ def issue_label(ctx: StageContext, return_id: uuid.UUID) -> Status:
 
 
 def issue_labels(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Status]:
-    """Buy the labels of a batch: keys committed in one transaction, one carrier call per label, the labels recorded
-    and the returns moved in one transaction. Safe to run any number of times."""
+    """Buy the labels of a batch: keys committed in one transaction, one carrier call for the batch, the labels
+    recorded and the returns moved in one transaction. Safe to run any number of times."""
     requests: list[tuple[LabelRequest, bool]] = []
     with ctx.uow() as uow:
         for ret in load_many(uow, return_ids):
@@ -39,13 +39,13 @@ def issue_labels(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uui
             request = LabelRequest(idempotency_key=key, rma_number=ret.rma_number, ship_from=ret.request.return_from)
             requests.append((request, fresh))
         uow.commit()
-    # Outside any transaction: the carrier is a remote system. Only a reservation made by an earlier attempt can have
-    # reached the carrier, so only then is the carrier asked first for a label it may already have sold.
-    bought = {
-        request.idempotency_key: (None if fresh else ctx.carrier.find_label(request.idempotency_key))
-        or ctx.carrier.create_label(request)
-        for request, fresh in requests
-    }
+    # Outside any transaction: the carrier is a remote system, called once per batch. Only a reservation made by an
+    # earlier attempt can have reached the carrier, so only those keys are first looked up among the labels it sold.
+    retried = [request.idempotency_key for request, fresh in requests if not fresh]
+    bought = ctx.carrier.find_labels(retried) if retried else {}
+    to_buy = [request for request, _ in requests if request.idempotency_key not in bought]
+    if to_buy:
+        bought |= ctx.carrier.create_labels(to_buy)
     fault_point("labels.after_carrier")
     with ctx.uow() as uow:
         rets = load_many(uow, return_ids)

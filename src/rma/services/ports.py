@@ -76,10 +76,12 @@ class TrackingUpdate:
 class Carrier(Protocol):
     name: str
 
-    def create_label(self, request: LabelRequest) -> Label:
-        """Buy a label. The same idempotency key always answers with the same label, never a second one."""
+    def create_labels(self, requests: Sequence[LabelRequest]) -> dict[str, Label]:
+        """Buy a label per request in one call (a carrier's batch API), answered by idempotency key. The same key
+        always answers with the same label, never a second one."""
 
-    def find_label(self, idempotency_key: str) -> Label | None: ...
+    def find_labels(self, idempotency_keys: Sequence[str]) -> dict[str, Label]:
+        """The labels already sold for these keys (the others are absent), in one call."""
 
     def track(self, tracking_numbers: Sequence[str]) -> dict[str, TrackingUpdate]:
         """The latest state of each parcel, in one call for the whole batch."""
@@ -100,11 +102,20 @@ class GatewayRefund:
     currency: str
 
 
-class PaymentGateway(Protocol):
-    def refund(self, order: RefundOrder) -> GatewayRefund:
-        """Refund once per idempotency key: a repeat answers with the first refund, never a second one."""
+@dataclass(frozen=True, slots=True)
+class RefundDeclined:
+    """The gateway refused this one refund for good (a closed card account, a disputed charge): a person decides."""
 
-    def find_refund(self, idempotency_key: str) -> GatewayRefund | None: ...
+    reason: str
+
+
+class PaymentGateway(Protocol):
+    def refund_many(self, orders: Sequence[RefundOrder]) -> dict[str, GatewayRefund | RefundDeclined]:
+        """Refund each order once per idempotency key, in one call, answered by key: a repeat answers with the first
+        refund, never a second one. A failure of the whole call raises ProviderError."""
+
+    def find_refunds(self, idempotency_keys: Sequence[str]) -> dict[str, GatewayRefund]:
+        """The refunds already made for these keys (the others are absent), in one call."""
 
 
 class Notifier(Protocol):

@@ -17,7 +17,14 @@ from rma.faults import fault_point
 from rma.services.context import StageContext
 from rma.services.errors import PermanentStageError
 from rma.services.loading import load_many
-from rma.services.ports import GatewayRefund, ProviderError, RefundOrder, RefundStatus, UnitOfWork
+from rma.services.ports import (
+    GatewayRefund,
+    ProviderError,
+    RefundDeclined,
+    RefundOrder,
+    RefundStatus,
+    UnitOfWork,
+)
 
 
 def open_refund(
@@ -57,8 +64,9 @@ def issue_refund(ctx: StageContext, return_id: uuid.UUID) -> Status:
 
 
 def issue_refunds(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Status]:
-    """Pay the pending refunds of a batch: one gateway call per refund, outside any transaction, then every outcome
-    recorded in one transaction. Returns not refund_pending are left as they are. Safe to run any number of times."""
+    """Pay the pending refunds of a batch: the gateway called for the whole batch, outside any transaction, then
+    every outcome recorded in one transaction. Returns not refund_pending are left as they are. Safe to run any
+    number of times."""
     orders: dict[uuid.UUID, RefundOrder] = {}
     with ctx.uow() as uow:
         for ret in load_many(uow, return_ids):
@@ -75,16 +83,7 @@ def issue_refunds(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uu
                 amount=pending[-1].amount,
                 currency=pending[-1].currency,
             )
-    # Outside any transaction: the gateway is a remote system.
-    paid: dict[uuid.UUID, GatewayRefund] = {}
-    declined: dict[uuid.UUID, str] = {}
-    for return_id, order in orders.items():
-        try:
-            paid[return_id] = ctx.gateway.find_refund(order.idempotency_key) or ctx.gateway.refund(order)
-        except ProviderError as exc:
-            if exc.transient:
-                raise
-            declined[return_id] = str(exc)
+    paid, declined = _pay(ctx, list(orders.values()))
     fault_point("refunds.after_gateway")
     with ctx.uow() as uow:
         rets = load_many(uow, return_ids)
@@ -93,15 +92,15 @@ def issue_refunds(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uu
             if ret.status is not Status.REFUND_PENDING or ret.id not in orders:
                 continue
             key = orders[ret.id].idempotency_key
-            if ret.id in declined:
-                cause = declined[ret.id]
+            if key in declined:
+                cause = declined[key]
                 uow.stores.fail_refund(key, cause=cause, at=now)
                 ret.transition(
                     Status.REFUND_FAILED, at=now, actor=Actor.GATEWAY, cause=f"gateway declined: {cause}"[:500]
                 )
                 ret.flag(f"refund declined by the gateway: {cause}", at=now)
             else:
-                result = paid[ret.id]
+                result = paid[key]
                 uow.stores.settle_refund(key, gateway_refund_id=result.refund_id, at=now)
                 ret.transition(
                     Status.REFUNDED,
@@ -113,3 +112,35 @@ def issue_refunds(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uu
             uow.returns.save(ret)
         uow.commit()
         return {ret.id: ret.status for ret in rets}
+
+
+def _pay(ctx: StageContext, orders: list[RefundOrder]) -> tuple[dict[str, GatewayRefund], dict[str, str]]:
+    """The gateway's answer per idempotency key: paid, or declined with its reason.
+
+    Outside any transaction: the gateway is a remote system, asked once for the refunds an earlier attempt may have
+    made, then once for the rest. A transient failure raises (the task retries the batch); a permanent failure of
+    the whole call declines every refund in it."""
+    if not orders:
+        return {}, {}
+    answers: dict[str, GatewayRefund | RefundDeclined] = dict(
+        ctx.gateway.find_refunds([order.idempotency_key for order in orders])
+    )
+    missing = [order for order in orders if order.idempotency_key not in answers]
+    if missing:
+        try:
+            answers |= ctx.gateway.refund_many(missing)
+        except ProviderError as exc:
+            if exc.transient:
+                raise
+            answers |= {order.idempotency_key: RefundDeclined(str(exc)) for order in missing}
+    paid: dict[str, GatewayRefund] = {}
+    declined: dict[str, str] = {}
+    for order in orders:
+        answer = answers.get(order.idempotency_key)
+        if answer is None:
+            raise ProviderError(f"the gateway gave no answer for refund {order.idempotency_key}", transient=True)
+        if isinstance(answer, RefundDeclined):
+            declined[order.idempotency_key] = answer.reason
+        else:
+            paid[order.idempotency_key] = answer
+    return paid, declined

@@ -30,6 +30,15 @@ def inserted(session: Session, model: Any, values: dict[str, Any]) -> bool:  # n
     return session.execute(_ignoring_insert(session, model, values).returning(*key)).first() is not None
 
 
+def inserted_keys(session: Session, model: Any, rows: list[dict[str, Any]]) -> set[Any]:  # noqa: ANN401
+    """Insert the rows a unique key does not already hold, in one statement; the primary keys (single-column) of
+    the rows this call inserted."""
+    if not rows:
+        return set()
+    (key,) = model.__table__.primary_key.columns
+    return set(session.scalars(_ignoring_insert(session, model, rows).returning(key)))
+
+
 def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """PostgreSQL: write rows with COPY, inside the connection's transaction. A few microseconds per row, against a
     round trip of the pipeline per row for executemany; the rows must all have the same keys (JSON values as dicts)."""

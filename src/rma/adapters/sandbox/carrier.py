@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from rma.adapters.db.tables import SandboxLabelRow
-from rma.adapters.db.upsert import inserted
+from rma.adapters.db.upsert import inserted_keys
 from rma.adapters.sandbox.zpl import render_zpl
 from rma.services.ports import Clock, Label, LabelRequest, TrackingState, TrackingUpdate
 
@@ -91,36 +91,50 @@ class SandboxCarrier:
         digits = int(hashlib.sha256(idempotency_key.encode()).hexdigest()[:15], 16) % 10**12
         return f"1ZSBX{digits:012d}"
 
-    def _label(self, row: SandboxLabelRow, request: LabelRequest | None) -> Label:
+    @staticmethod
+    def _label(tracking_number: str, rma_number: str, request: LabelRequest | None) -> Label:
         document = render_zpl(
-            tracking_number=row.tracking_number,
-            rma_number=row.rma_number,
+            tracking_number=tracking_number,
+            rma_number=rma_number,
             ship_from=request.ship_from if request else None,
         )
         return Label(
-            tracking_number=row.tracking_number,
+            tracking_number=tracking_number,
             carrier=CARRIER_NAME,
             label_format="ZPL",
             document=document,
             cost=LABEL_COST,
         )
 
-    def create_label(self, request: LabelRequest) -> Label:
-        values = {
-            "idempotency_key": request.idempotency_key,
-            "tracking_number": self._tracking_number(request.idempotency_key),
-            "rma_number": request.rma_number,
-            "created_at": self._clock.now(),
-        }
+    def create_labels(self, requests: Sequence[LabelRequest]) -> dict[str, Label]:
+        by_key = {request.idempotency_key: request for request in requests}
+        sold = {key: (self._tracking_number(key), request.rma_number) for key, request in by_key.items()}
+        now = self._clock.now()
+        rows = [
+            {"idempotency_key": key, "tracking_number": tracking, "rma_number": rma, "created_at": now}
+            for key, (tracking, rma) in sold.items()
+        ]
         with self._sessions() as session, session.begin():
-            if inserted(session, SandboxLabelRow, values):
-                return self._label(SandboxLabelRow(**values), request)
-            return self._label(session.get_one(SandboxLabelRow, request.idempotency_key), request)  # a repeat
+            fresh = inserted_keys(session, SandboxLabelRow, rows)
+            # A repeated key answers with the label sold the first time.
+            sold |= self._stored(session, [key for key in by_key if key not in fresh])
+        return {key: self._label(*sold[key], by_key[key]) for key in by_key}
 
-    def find_label(self, idempotency_key: str) -> Label | None:
+    def find_labels(self, idempotency_keys: Sequence[str]) -> dict[str, Label]:
         with self._sessions() as session:
-            row = session.get(SandboxLabelRow, idempotency_key)
-            return None if row is None else self._label(row, None)
+            stored = self._stored(session, idempotency_keys)
+        return {key: self._label(tracking, rma, None) for key, (tracking, rma) in stored.items()}
+
+    @staticmethod
+    def _stored(session: Session, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        if not keys:
+            return {}
+        rows = session.execute(
+            select(SandboxLabelRow.idempotency_key, SandboxLabelRow.tracking_number, SandboxLabelRow.rma_number).where(
+                SandboxLabelRow.idempotency_key.in_(list(keys))
+            )
+        )
+        return {key: (tracking, rma) for key, tracking, rma in rows}
 
     def track(self, tracking_numbers: Sequence[str]) -> dict[str, TrackingUpdate]:
         now = self._clock.now()

@@ -287,3 +287,25 @@ def test_overlapping_batches_submitted_at_once_store_each_request_once(
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(ReturnRow)) == 40
         assert conn.scalar(select(func.count()).select_from(TimelineRow)) == 40
+
+
+def test_a_batch_reads_the_histories_of_its_single_order_returns_together(
+    uow_factory: Any, make_request: Any, ctx: StageContext
+) -> None:
+    earlier = make_request(order_id="o-shared")
+    issue(ctx, submit_return(uow_factory(), earlier, now=NOW, due_at=NOW).return_id)  # claims o-shared's units
+    alone, twin_a, twin_b = (
+        make_request(order_id="o-shared"),
+        make_request(order_id="o-twin"),
+        make_request(order_id="o-twin"),
+    )
+    ids = [submit_return(uow_factory(), r, now=NOW, due_at=NOW).return_id for r in (alone, twin_a, twin_b)]
+    with uow_factory() as uow:
+        rets = list(uow.returns.get_many(ids).values())
+        histories = uow.returns.order_histories(rets)
+        # the twins share an order within the batch: each must read its history after the other's decision
+        assert set(histories) == {ids[0]}
+        expected = uow.returns.order_history(alone.channel, "o-shared", excluding=ids[0])
+        assert histories[ids[0]] == expected
+        assert expected.claimed_quantity == {"ol-1": 1, "ol-2": 1}  # the earlier return's claim, not its own
+        assert uow.returns.order_histories([]) == {}

@@ -18,7 +18,7 @@ from rma.services.context import StageContext
 from rma.services.errors import PermanentStageError
 from rma.services.loading import load_many
 from rma.services.ports import Step
-from rma.services.refunds import open_refund
+from rma.services.refunds import lock_orders_and_read_histories, open_refund
 from rma.services.steps import INSPECT, next_steps
 
 
@@ -71,9 +71,9 @@ def inspect_many(
     with ctx.uow() as uow:
         rets = load_many(uow, return_ids)
         now = ctx.clock.now()
-        for ret in rets:
-            if ret.status is not Status.DELIVERED:
-                continue
+        delivered = [ret for ret in rets if ret.status is Status.DELIVERED]
+        histories = lock_orders_and_read_histories(uow, delivered)
+        for ret in delivered:
             record = uow.stores.inspection(ret.id)
             if record is None:
                 raise PermanentStageError(f"delivered return {ret.rma_number} has no inspection record")
@@ -90,7 +90,9 @@ def inspect_many(
                 actor=Actor.INSPECTOR,
                 cause=f"graded {chosen.value} by {inspector}{late}; disposition {disposition.value}",
             )
-            open_refund(ctx, uow, ret, grade=chosen, cause=f"inspection grade {chosen.value}")
+            open_refund(
+                ctx, uow, ret, grade=chosen, cause=f"inspection grade {chosen.value}", history=histories.get(ret.id)
+            )
             uow.returns.save(ret)
             uow.stores.enqueue(*next_steps(ret))
         uow.commit()

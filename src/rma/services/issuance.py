@@ -47,10 +47,14 @@ def issue_many(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uuid.
     with ctx.uow() as uow:
         rets = load_many(uow, return_ids)
         now = ctx.clock.now()
-        for ret in rets:
-            if ret.status is not Status.REQUESTED:
-                continue
-            history = uow.returns.order_history(ret.channel, ret.request.order_id, excluding=ret.id)
+        requested = [ret for ret in rets if ret.status is Status.REQUESTED]
+        # Read together up front; a return whose order has another in the batch reads its own after the first's
+        # decision is flushed, so it sees the units that one claimed.
+        histories = uow.returns.order_histories(requested)
+        for ret in requested:
+            history = histories.get(ret.id)
+            if history is None:
+                history = uow.returns.order_history(ret.channel, ret.request.order_id, excluding=ret.id)
             # The customer's rights are fixed when they ask, not when our queue gets to it: a backlog must never turn
             # an in-window request into an out-of-window one.
             decision = evaluate(ret.request, ctx.book, today=ret.created_at.date(), history=history)

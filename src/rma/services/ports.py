@@ -162,6 +162,10 @@ class ReturnRepository(Protocol):
 
     def order_history(self, channel: str, order_id: str, *, excluding: UUID | None = None) -> OrderHistory: ...
 
+    def order_histories(self, rets: Sequence[ReturnAuthorization]) -> dict[UUID, OrderHistory]:
+        """`order_history(..., excluding=ret.id)` of each return of a batch whose order has no other return in the
+        batch, in two queries; the others are absent (ask `order_history` for them, in turn)."""
+
     def ids_due(self, status: Status, *, now: datetime, limit: int) -> Sequence[UUID]: ...
 
     def postpone(self, return_ids: Sequence[UUID], *, until: datetime) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from rma.domain.inspection import Grade, settle_refund
 from rma.domain.lifecycle import Actor, Status
+from rma.domain.policy.evaluate import OrderHistory
 from rma.domain.returns import ReturnAuthorization
 from rma.faults import fault_point
 from rma.services.context import StageContext
@@ -28,17 +29,27 @@ from rma.services.ports import (
 
 
 def open_refund(
-    ctx: StageContext, uow: UnitOfWork, ret: ReturnAuthorization, *, grade: Grade | None, cause: str
+    ctx: StageContext,
+    uow: UnitOfWork,
+    ret: ReturnAuthorization,
+    *,
+    grade: Grade | None,
+    cause: str,
+    history: OrderHistory | None = None,
 ) -> None:
-    """Decide what is owed and move to refund_pending (or close when nothing is owed). Caller saves and commits."""
+    """Decide what is owed and move to refund_pending (or close when nothing is owed). Caller saves and commits.
+
+    `history`: the order's history read in this transaction after the caller took the order's lock (a batch reads
+    them together, see `lock_orders_and_read_histories`); when None, the lock is taken and the history read here."""
     if ret.decision is None:
         raise PermanentStageError(f"return {ret.id} has no policy decision to refund against")
     policy = ctx.book.in_force(ret.request.order_date)
     if policy is None:
         raise PermanentStageError(f"no policy in force for the order date of return {ret.id}")
     now = ctx.clock.now()
-    uow.lock_order(ret.channel, ret.request.order_id)  # two returns of one order cannot both take the same room
-    history = uow.returns.order_history(ret.channel, ret.request.order_id, excluding=ret.id)
+    if history is None:
+        uow.lock_order(ret.channel, ret.request.order_id)  # two returns of one order cannot both take the same room
+        history = uow.returns.order_history(ret.channel, ret.request.order_id, excluding=ret.id)
     quote = settle_refund(ret.request, ret.decision, policy, grade, history)
     if quote.amount == 0:
         target = Status.CLOSED if ret.status is Status.INSPECTED else Status.CANCELLED
@@ -56,6 +67,16 @@ def open_refund(
         cause=f"{cause}; refund {quote.amount} {quote.currency}",
         due_at=ctx.machine_deadline(),
     )
+
+
+def lock_orders_and_read_histories(
+    uow: UnitOfWork, rets: Sequence[ReturnAuthorization]
+) -> dict[uuid.UUID, OrderHistory]:
+    """Take the order locks of a batch (in the batch's order: see `load_many`), then read in two queries the
+    histories of the returns whose order has no other return in the batch; pass them to `open_refund`."""
+    for ret in rets:
+        uow.lock_order(ret.channel, ret.request.order_id)
+    return uow.returns.order_histories(rets)
 
 
 def issue_refund(ctx: StageContext, return_id: uuid.UUID) -> Status:

@@ -176,6 +176,52 @@ class SqlAlchemyReturnRepository:
                 refunded[line_id] = refunded.get(line_id, 0) + int(amount)
         return OrderHistory(claimed_quantity=claimed, refunded_by_line=refunded, refunded_total=sum(refunded.values()))
 
+    def order_histories(self, rets: Sequence[ReturnAuthorization]) -> dict[UUID, OrderHistory]:
+        # Only orders with one return in the batch: that return's own changes are excluded from its history anyway,
+        # so no change the batch makes can alter it (the others go through `order_history`, which flushes first).
+        by_order: dict[tuple[str, str], list[UUID]] = {}
+        for ret in rets:
+            by_order.setdefault((ret.channel, ret.request.order_id), []).append(ret.id)
+        single = {key: ids[0] for key, ids in by_order.items() if len(ids) == 1}
+        if not single:
+            return {}
+        self._session.flush()
+        order_ids = sorted({order_id for _, order_id in single})
+        batch = [ret.id for ret in rets]
+        claimed: dict[tuple[str, str], dict[str, int]] = {key: {} for key in single}
+        lines = (
+            select(ReturnRow.channel, ReturnRow.order_id, ReturnLineRow.order_line_id, func.sum(ReturnLineRow.quantity))
+            .join(ReturnRow, ReturnLineRow.return_id == ReturnRow.id)
+            .where(
+                ReturnRow.order_id.in_(order_ids),
+                ReturnRow.id.not_in(batch),
+                ReturnLineRow.status.not_in(_RELEASED),
+            )
+            .group_by(ReturnRow.channel, ReturnRow.order_id, ReturnLineRow.order_line_id)
+        )
+        for channel, order_id, line_id, total in self._session.execute(lines):
+            if (channel, order_id) in claimed:
+                claimed[channel, order_id][line_id] = int(total)
+        refunded: dict[tuple[str, str], dict[str, int]] = {key: {} for key in single}
+        refunds = select(RefundRow.channel, RefundRow.order_id, RefundRow.lines).where(
+            RefundRow.order_id.in_(order_ids),
+            RefundRow.return_id.not_in(batch),
+            RefundRow.status != RefundStatus.FAILED.value,
+        )
+        for channel, order_id, refund_lines in self._session.execute(refunds):
+            if (channel, order_id) in refunded:
+                sums = refunded[channel, order_id]
+                for line_id, amount in refund_lines.items():
+                    sums[line_id] = sums.get(line_id, 0) + int(amount)
+        return {
+            return_id: OrderHistory(
+                claimed_quantity=claimed[key],
+                refunded_by_line=refunded[key],
+                refunded_total=sum(refunded[key].values()),
+            )
+            for key, return_id in single.items()
+        }
+
     def ids_due(self, status: Status, *, now: datetime, limit: int) -> Sequence[UUID]:
         stmt = (
             select(ReturnRow.id)

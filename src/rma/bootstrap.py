@@ -38,6 +38,7 @@ def make_timing(settings: Settings) -> Timing:
         review_sla=timedelta(hours=settings.review_sla_hours),
         label_valid=timedelta(days=settings.label_valid_days),
         poll_every=timedelta(hours=settings.poll_every_hours),
+        poll_max_gap=timedelta(hours=settings.poll_max_gap_hours),
     )
 
 

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     label_valid_days: float = Field(default=14, gt=0)
     review_sla_hours: float = Field(default=48, gt=0)
     poll_every_hours: float = Field(default=6, gt=0, description="carrier tracking poll interval (app time)")
+    poll_max_gap_hours: float = Field(
+        default=24,
+        gt=0,
+        description="longest wait for a travelling parcel's delivery estimate before polling it again (app time)",
+    )
     tracking_batch_size: int = Field(default=50, ge=1, le=1000)
     tracking_tick_seconds: float = Field(default=60.0, gt=0)
     inspection_tick_seconds: float = Field(default=60.0, gt=0)

@@ -24,7 +24,7 @@ from rma.adapters.db.tables import (
     SandboxMessageRow,
     SandboxRefundRow,
 )
-from rma.adapters.sandbox.carrier import JourneyMix
+from rma.adapters.sandbox.carrier import JourneyMix, journey_of
 from rma.domain.errors import ConcurrentUpdateError
 from rma.domain.inspection import Grade
 from rma.domain.lifecycle import Status
@@ -330,6 +330,7 @@ class CountingCarrier:
         self.track_calls: list[int] = []
         self.find_calls: list[str] = []
         self.create_calls: list[int] = []
+        self.polled: list[str] = []
 
     def create_labels(self, requests: Any) -> Any:
         self.create_calls.append(len(requests))
@@ -341,6 +342,7 @@ class CountingCarrier:
 
     def track(self, numbers: Any) -> Any:
         self.track_calls.append(len(numbers))
+        self.polled.extend(numbers)
         return self.inner.track(numbers)
 
 
@@ -434,3 +436,42 @@ def test_the_reconciler_redrives_many_returns_in_batch_messages(
     with engine.connect() as conn:
         chains = [m["chain"] for (m,) in conn.execute(select(OutboxRow.message))]
     assert [(chain[0]["task"], len(chain[0]["kwargs"]["return_ids"])) for chain in chains] == [(POLL, 50), (POLL, 10)]
+
+
+def test_a_parcel_on_the_road_is_polled_at_its_delivery_estimate_and_no_news_is_missed(
+    make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
+) -> None:
+    """Days on the road with nothing to report: the carrier's estimate sets the next poll (at most poll_max_gap ahead,
+    24 h here against a 6 h poll interval), and every delivery is still seen within an hour of the estimate."""
+    ctx, carrier = _counting_carrier(make_ctx(mix=JourneyMix(never_shipped=0, lost=0, returned_to_sender=0, damaged=0)))
+    requests = [make_request(order_id=f"road-{i}") for i in range(12)]
+    ids = [s.return_id for s in submit_batch(ctx.uow, requests, now=clock.now(), due_at=ctx.machine_deadline())]
+    run_outbox(ctx, engine)
+    with ctx.uow() as uow:
+        parcels = uow.stores.shipments(ids)
+    numbers = {parcel.tracking_number: rid for rid, parcel in parcels.items()}
+    journeys = {rid: journey_of(number, carrier.inner.mix) for number, rid in numbers.items()}
+    labelled_at = clock.now()
+    polls_on_road = dict.fromkeys(ids, 0)
+    delivered_seen: dict[uuid.UUID, Any] = {}
+    for _ in range(24 * 12):  # twelve days, hour by hour
+        clock.advance(timedelta(hours=1))
+        before = len(carrier.polled)
+        tracking.tick(ctx, batch_size=50, max_batches=10)
+        run_outbox(ctx, engine)
+        for number in carrier.polled[before:]:
+            rid = numbers[number]
+            if clock.now() - labelled_at > journeys[rid].dropped_off_after:
+                polls_on_road[rid] += 1
+        for rid in ids:
+            if (
+                rid not in delivered_seen
+                and _status(ctx, rid) is not Status.LABEL_ISSUED
+                and _status(ctx, rid) is not Status.IN_TRANSIT
+            ):
+                delivered_seen[rid] = clock.now()
+    for rid, journey in journeys.items():
+        on_road = journey.delivered_after - journey.dropped_off_after
+        # every 6 h would be on_road / 6 h polls; the estimate and the 24 h cap make it at most on_road / 24 h + 2
+        assert polls_on_road[rid] <= on_road / timedelta(hours=24) + 2, (rid, polls_on_road[rid], on_road)
+        assert delivered_seen[rid] - (labelled_at + journey.delivered_after) <= timedelta(hours=1)

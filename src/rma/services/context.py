@@ -22,6 +22,9 @@ class Timing:
     label_valid: timedelta = timedelta(days=14)
     first_poll_after: timedelta = timedelta(hours=2)
     poll_every: timedelta = timedelta(hours=6)
+    # A travelling parcel with a delivery estimate is next polled at the estimate, but never later than this: an
+    # exception on the road (lost, damaged) is seen within it.
+    poll_max_gap: timedelta = timedelta(hours=24)
     max_transit: timedelta = timedelta(days=30)
     # Sandbox auto-inspector: how long after delivery it gets to a parcel (most within the deadline, some late).
     auto_inspect_after: tuple[timedelta, timedelta] = (timedelta(hours=2), timedelta(days=3))

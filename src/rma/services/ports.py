@@ -71,6 +71,8 @@ class TrackingUpdate:
     tracking_number: str
     state: TrackingState
     at: datetime | None
+    estimated_delivery: datetime | None = None
+    """When the carrier expects to deliver (once the parcel travels); polls in between can wait for it."""
 
 
 class Carrier(Protocol):
@@ -278,6 +280,9 @@ class Stores(Protocol):
     def shipments_due(self, *, now: datetime, limit: int) -> Sequence[tuple[UUID, str]]: ...
 
     def lease_shipments(self, return_ids: Sequence[UUID], *, until: datetime) -> None: ...
+
+    def schedule_polls(self, next_polls: dict[UUID, datetime]) -> None:
+        """Each parcel's next poll, in one statement."""
 
     def shipments(self, return_ids: Sequence[UUID]) -> dict[UUID, Parcel]:
         """The parcels of those returns that have one, in one query."""

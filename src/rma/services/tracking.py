@@ -10,7 +10,7 @@ from rma.domain.errors import DomainError
 from rma.domain.lifecycle import Actor, Status
 from rma.domain.policy.calendar import add_business_days
 from rma.domain.returns import ReturnAuthorization
-from rma.services.context import StageContext
+from rma.services.context import StageContext, Timing
 from rma.services.inspection import auto_inspect_at
 from rma.services.loading import load_many
 from rma.services.ports import Parcel, Step, TrackingState, TrackingUpdate, UnitOfWork
@@ -67,7 +67,9 @@ def poll(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[str, int]:
             moving[return_id] = update
     if unchanged:
         with ctx.uow() as uow:
-            uow.stores.lease_shipments(unchanged, until=now + ctx.timing.poll_every)
+            uow.stores.schedule_polls(
+                {rid: next_poll_at(now, updates[parcels[rid].tracking_number], ctx.timing) for rid in unchanged}
+            )
             uow.commit()
     if moving:
         try:
@@ -82,6 +84,17 @@ def poll(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[str, int]:
             if failed:
                 raise failed[0] from None  # the task retries the batch; those applied meanwhile are done
     return counts
+
+
+def next_poll_at(now: datetime, update: TrackingUpdate, timing: Timing) -> datetime:
+    """When to ask about a parcel again: at the carrier's delivery estimate while that lies ahead, but never more than
+    `poll_max_gap` ahead (news between scans, such as a lost parcel, waits that long at most); otherwise after the
+    regular interval. Most of a parcel's journey is days on the road with nothing to report: polling it every few
+    hours spends the carrier's API quota for nothing, and polling at the estimate sees the delivery when it happens."""
+    estimate = update.estimated_delivery
+    if estimate is None or estimate <= now:
+        return now + timing.poll_every
+    return min(estimate, now + max(timing.poll_max_gap, timing.poll_every))
 
 
 def _apply_all(ctx: StageContext, moving: dict[uuid.UUID, TrackingUpdate]) -> None:
@@ -139,7 +152,7 @@ def _apply(
         uow.stores.update_shipment(ret.id, state=state.value, next_poll_at=None, event_at=update.at)
         return
     before = ret.status
-    next_poll: datetime | None = now + ctx.timing.poll_every
+    next_poll: datetime | None = next_poll_at(now, update, ctx.timing)
     if state is TrackingState.PRE_TRANSIT:
         if ret.status is Status.LABEL_ISSUED and now >= expires_at:
             ret.transition(

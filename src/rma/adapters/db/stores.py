@@ -139,6 +139,14 @@ class SqlAlchemyStores:
                 update(ShipmentRow).where(ShipmentRow.return_id.in_(return_ids)).values(next_poll_at=until)
             )
 
+    def schedule_polls(self, next_polls: dict[UUID, datetime]) -> None:
+        if next_polls:
+            table = table_of(ShipmentRow)
+            self._session.execute(
+                update(table).where(table.c.return_id == bindparam("rid")).values(next_poll_at=bindparam("at")),
+                [{"rid": return_id, "at": at} for return_id, at in next_polls.items()],
+            )
+
     def shipments(self, return_ids: Sequence[UUID]) -> dict[UUID, Parcel]:
         if not return_ids:
             return {}

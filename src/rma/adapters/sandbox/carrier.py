@@ -150,7 +150,11 @@ class SandboxCarrier:
             label_time = created.get(number)
             if label_time is None:
                 continue
-            scanned = journey_of(number, self.mix).state_at(label_time, now)
+            journey = journey_of(number, self.mix)
+            scanned = journey.state_at(label_time, now)
             state, at = scanned if scanned is not None else (TrackingState.PRE_TRANSIT, None)
-            updates[number] = TrackingUpdate(tracking_number=number, state=state, at=at)
+            # Like a real carrier, an estimate once the parcel travels (the same whatever befalls it on the road).
+            travelling = state in {TrackingState.IN_TRANSIT, TrackingState.OUT_FOR_DELIVERY}
+            estimate = label_time + journey.delivered_after if travelling else None
+            updates[number] = TrackingUpdate(tracking_number=number, state=state, at=at, estimated_delivery=estimate)
         return updates

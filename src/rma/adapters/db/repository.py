@@ -152,29 +152,8 @@ class SqlAlchemyReturnRepository:
     def order_history(self, channel: str, order_id: str, *, excluding: UUID | None = None) -> OrderHistory:
         # A batch deciding two returns of one order must see the first's changes when it decides the second.
         self._session.flush()
-        stmt = (
-            select(ReturnLineRow.order_line_id, func.sum(ReturnLineRow.quantity))
-            .join(ReturnRow, ReturnLineRow.return_id == ReturnRow.id)
-            .where(
-                ReturnRow.channel == channel,
-                ReturnRow.order_id == order_id,
-                ReturnLineRow.status.not_in(_RELEASED),
-            )
-            .group_by(ReturnLineRow.order_line_id)
-        )
-        if excluding is not None:
-            stmt = stmt.where(ReturnRow.id != excluding)
-        claimed = {line_id: int(total) for line_id, total in self._session.execute(stmt)}
-        refunded: dict[str, int] = {}
-        refunds = select(RefundRow.lines).where(
-            RefundRow.channel == channel, RefundRow.order_id == order_id, RefundRow.status != RefundStatus.FAILED.value
-        )
-        if excluding is not None:
-            refunds = refunds.where(RefundRow.return_id != excluding)
-        for lines in self._session.scalars(refunds):
-            for line_id, amount in lines.items():
-                refunded[line_id] = refunded.get(line_id, 0) + int(amount)
-        return OrderHistory(claimed_quantity=claimed, refunded_by_line=refunded, refunded_total=sum(refunded.values()))
+        key = (channel, order_id)
+        return self._histories([key], excluding=[] if excluding is None else [excluding])[key]
 
     def order_histories(self, rets: Sequence[ReturnAuthorization]) -> dict[UUID, OrderHistory]:
         # Only orders with one return in the batch: that return's own changes are excluded from its history anyway,
@@ -186,40 +165,50 @@ class SqlAlchemyReturnRepository:
         if not single:
             return {}
         self._session.flush()
-        order_ids = sorted({order_id for _, order_id in single})
-        batch = [ret.id for ret in rets]
-        claimed: dict[tuple[str, str], dict[str, int]] = {key: {} for key in single}
+        found = self._histories(list(single), excluding=[ret.id for ret in rets])
+        return {return_id: found[key] for key, return_id in single.items()}
+
+    def _histories(
+        self, keys: Sequence[tuple[str, str]], *, excluding: Sequence[UUID]
+    ) -> dict[tuple[str, str], OrderHistory]:
+        """What the other returns of each (channel, order) claimed (lines not released) and were refunded (refunds
+        not failed), leaving out the returns `excluding`: two queries for any number of orders."""
+        channels, order_ids = sorted({c for c, _ in keys}), sorted({o for _, o in keys})
+        claimed: dict[tuple[str, str], dict[str, int]] = {key: {} for key in keys}
         lines = (
             select(ReturnRow.channel, ReturnRow.order_id, ReturnLineRow.order_line_id, func.sum(ReturnLineRow.quantity))
             .join(ReturnRow, ReturnLineRow.return_id == ReturnRow.id)
             .where(
+                ReturnRow.channel.in_(channels),
                 ReturnRow.order_id.in_(order_ids),
-                ReturnRow.id.not_in(batch),
                 ReturnLineRow.status.not_in(_RELEASED),
             )
             .group_by(ReturnRow.channel, ReturnRow.order_id, ReturnLineRow.order_line_id)
         )
-        for channel, order_id, line_id, total in self._session.execute(lines):
-            if (channel, order_id) in claimed:
-                claimed[channel, order_id][line_id] = int(total)
-        refunded: dict[tuple[str, str], dict[str, int]] = {key: {} for key in single}
         refunds = select(RefundRow.channel, RefundRow.order_id, RefundRow.lines).where(
+            RefundRow.channel.in_(channels),
             RefundRow.order_id.in_(order_ids),
-            RefundRow.return_id.not_in(batch),
             RefundRow.status != RefundStatus.FAILED.value,
         )
+        if excluding:
+            lines = lines.where(ReturnRow.id.not_in(excluding))
+            refunds = refunds.where(RefundRow.return_id.not_in(excluding))
+        for channel, order_id, line_id, total in self._session.execute(lines):
+            if (channel, order_id) in claimed:  # the IN lists also match other pairings of the channels and orders
+                claimed[channel, order_id][line_id] = int(total)
+        refunded: dict[tuple[str, str], dict[str, int]] = {key: {} for key in keys}
         for channel, order_id, refund_lines in self._session.execute(refunds):
             if (channel, order_id) in refunded:
                 sums = refunded[channel, order_id]
                 for line_id, amount in refund_lines.items():
                     sums[line_id] = sums.get(line_id, 0) + int(amount)
         return {
-            return_id: OrderHistory(
+            key: OrderHistory(
                 claimed_quantity=claimed[key],
                 refunded_by_line=refunded[key],
                 refunded_total=sum(refunded[key].values()),
             )
-            for key, return_id in single.items()
+            for key in keys
         }
 
     def ids_due(self, status: Status, *, now: datetime, limit: int) -> Sequence[UUID]:

@@ -23,20 +23,19 @@ def insert_or_ignore(session: Session, model: Any, values: dict[str, Any] | list
     session.execute(_ignoring_insert(session, model, values))
 
 
-def inserted(session: Session, model: Any, values: dict[str, Any]) -> bool:  # noqa: ANN401
-    """Insert one row unless a unique key already holds it; True if this call inserted it. (RETURNING rather than
-    the row count, which psycopg does not report for INSERT ... ON CONFLICT.)"""
-    key = model.__table__.primary_key.columns
-    return session.execute(_ignoring_insert(session, model, values).returning(*key)).first() is not None
-
-
 def inserted_keys(session: Session, model: Any, rows: list[dict[str, Any]]) -> set[Any]:  # noqa: ANN401
     """Insert the rows a unique key does not already hold, in one statement; the primary keys (single-column) of
-    the rows this call inserted."""
+    the rows this call inserted. (RETURNING rather than the row count, which psycopg does not report for
+    INSERT ... ON CONFLICT.)"""
     if not rows:
         return set()
     (key,) = model.__table__.primary_key.columns
     return set(session.scalars(_ignoring_insert(session, model, rows).returning(key)))
+
+
+def inserted(session: Session, model: Any, values: dict[str, Any]) -> bool:  # noqa: ANN401
+    """Insert one row unless a unique key already holds it; True if this call inserted it."""
+    return bool(inserted_keys(session, model, [values]))
 
 
 def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -11,11 +11,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
-from rma.adapters.db import SqlAlchemyUnitOfWork, migrate
+from rma.adapters.db import SqlAlchemyUnitOfWork
 from rma.bench.harness import free_port
-from rma.bootstrap import Runtime, build_runtime
+from rma.bootstrap import Runtime, build_runtime, prepare_database
 from rma.config import Settings
+from rma.services.flow import ReturnFlow
 
 with warnings.catch_warnings():
     # Starlette asks for the `httpx2` package and warns when it falls back to `httpx`, which works the same here.
@@ -54,7 +56,7 @@ def expensive_body() -> dict[str, Any]:
 
 def make_runtime(database_url: str) -> Runtime:
     runtime = build_runtime(Settings(database_url=database_url, broker_url="memory://"))
-    migrate.upgrade(runtime.engine)
+    prepare_database(runtime.settings, runtime.engine)
     return runtime
 
 
@@ -74,6 +76,9 @@ def connection_lost() -> OperationalError:
 
 class CommitFails(SqlAlchemyUnitOfWork):
     """Writes everything (flush) and then loses the connection at COMMIT: the worst moment for a half-stored request."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        super().__init__(sessions, flow=ReturnFlow())
 
     def commit(self) -> None:
         self.session.flush()

@@ -340,7 +340,7 @@ def test_label_link_and_document(client: TestClient, runtime: Runtime) -> None:
 
     # A label reserved with the carrier but not yet bought (a worker died in between) has no document to link.
     with runtime.ctx.uow() as uow:
-        uow.stores.reserve_label(return_id, idempotency_key=label_key(return_id), carrier="sandbox", at=NOW)
+        uow.labels.reserve(return_id, idempotency_key=label_key(return_id), carrier="sandbox", at=NOW)
         uow.commit()
     assert client.get(f"/v1/returns/{return_id}", headers=HEADERS).json()["label"] is None
     assert client.get(f"/v1/returns/{return_id}/label", headers=HEADERS).status_code == 404

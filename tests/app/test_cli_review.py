@@ -8,8 +8,7 @@ from pathlib import Path
 
 from tests.app.test_cli_policy import EXAMPLE, rma
 
-from rma.adapters.db import migrate
-from rma.bootstrap import build_runtime
+from rma.bootstrap import build_runtime, prepare_database
 from rma.config import Settings
 from rma.domain.lifecycle import Status
 from rma.services.intake import submit_return
@@ -19,7 +18,7 @@ from rma.services.issuance import issue
 def test_list_and_decide(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'review.db'}"
     runtime = build_runtime(Settings(database_url=url))
-    migrate.upgrade(runtime.engine)
+    prepare_database(runtime.settings, runtime.engine)
     ctx = runtime.ctx
     data = json.loads(EXAMPLE.read_text())
     data["lines"][0]["unit_price"] = 60_000  # above the review threshold

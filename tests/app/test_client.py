@@ -24,6 +24,7 @@ from rma.api import create_api
 from rma.bootstrap import Runtime
 from rma.client import ReturnsApiError, ReturnsClient, Submission
 from rma.domain.requests import ReturnRequest
+from rma.services.flow import ReturnFlow
 from rma.services.issuance import issue
 
 
@@ -75,7 +76,7 @@ def flaky_database(server: Server) -> Iterator[Callable[[int], list[int]]]:
             calls.append(len(calls))
             if len(calls) <= failures:
                 raise connection_lost()
-            return SqlAlchemyUnitOfWork(server.runtime.sessions)
+            return SqlAlchemyUnitOfWork(server.runtime.sessions, flow=ReturnFlow())
 
         server.runtime.ctx = dataclasses.replace(healthy, uow=uow)
         return calls

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rma.adapters.policy_file import load_policy_book
 from rma.domain.errors import PolicyError
+from rma.policies.loader import load_policy_book
 
 DEFAULT = Path(__file__).parents[2] / "src" / "rma" / "policies" / "default.toml"
 

@@ -25,10 +25,12 @@ from sqlalchemy import Engine, func, select, text
 from tests.conftest import POSTGRES_URL
 from tests.integration.conftest import postgres_url_with_schema
 
-from rma.adapters.db import create_db_engine, migrate
+from rma.adapters.db import create_db_engine
 from rma.bench import harness
 from rma.bench.harness import free_port
+from rma.bootstrap import prepare_database
 from rma.client import ReturnsClient
+from rma.config import Settings
 from rma.supervisor import Supervisor
 
 API_KEY = "e2e-key"
@@ -69,7 +71,7 @@ def e2e_database() -> Iterator[tuple[str, Engine]]:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = postgres_url_with_schema(schema)
     engine = create_db_engine(url)
-    migrate.upgrade(engine)
+    prepare_database(Settings(database_url=url), engine)  # the stack's sandbox providers' tables too
     yield url, engine
     engine.dispose()
     with admin.begin() as conn:

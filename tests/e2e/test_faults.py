@@ -21,17 +21,8 @@ from kombu import Connection
 from sqlalchemy import Engine
 from tests.e2e.conftest import RedisServer, Stack, audit, dump_logs, start_stack, wait_until
 
-from rma.adapters.db.tables import (
-    DeadLetterRow,
-    InspectionRow,
-    LabelRow,
-    NotificationRow,
-    RefundRow,
-    ReturnRow,
-    SandboxLabelRow,
-    SandboxMessageRow,
-    SandboxRefundRow,
-)
+from rma.adapters.db.tables import DeadLetterRow, InspectionRow, LabelRow, NotificationRow, RefundRow, ReturnRow
+from rma.adapters.sandbox.tables import SandboxLabelRow, SandboxMessageRow, SandboxRefundRow
 from rma.demo.generate import generate
 from rma.domain.inspection import Grade
 from rma.domain.requests import ReturnRequest

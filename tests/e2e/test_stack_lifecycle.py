@@ -15,19 +15,10 @@ from sqlalchemy import Engine, select
 from tests.e2e.conftest import RedisServer, Stack, audit, dump_logs, start_stack, wait_until
 
 from rma.adapters.db.audit import finished_returns
-from rma.adapters.db.tables import (
-    DeadLetterRow,
-    LabelRow,
-    NotificationRow,
-    OutboxRow,
-    RefundRow,
-    ReturnRow,
-    SandboxLabelRow,
-    SandboxMessageRow,
-    SandboxRefundRow,
-)
+from rma.adapters.db.tables import DeadLetterRow, LabelRow, NotificationRow, OutboxRow, RefundRow, ReturnRow
+from rma.adapters.sandbox.tables import SandboxLabelRow, SandboxMessageRow, SandboxRefundRow
 from rma.demo.generate import generate
-from rma.services import steps
+from rma.services import flow
 from rma.worker.launch import STAGES
 
 RETURNS = 40
@@ -96,9 +87,9 @@ def test_every_task_run_again_changes_nothing(stack: Stack, finished: list[uuid.
     app = create_app(Settings(broker_url=stack.env["RMA_BROKER_URL"]))
     for return_id in finished[:10]:
         kwargs = {"return_id": str(return_id)}
-        for task in (steps.ISSUE, steps.ISSUE_LABEL, steps.INSPECT, steps.REFUND, steps.NOTIFY, steps.CLOSE):
+        for task in (flow.ISSUE, flow.ISSUE_LABEL, flow.INSPECT, flow.REFUND, flow.NOTIFY, flow.CLOSE):
             app.send_task(task, kwargs=kwargs)
-        app.send_task(steps.POLL, kwargs={"return_ids": [str(return_id)]})
+        app.send_task(flow.POLL, kwargs={"return_ids": [str(return_id)]})
     app.send_task("rma.tracking.tick")
     app.send_task("rma.maintenance.reconcile")
     time.sleep(6)

@@ -21,13 +21,17 @@ from tests.conftest import POSTGRES_URL, ManualClock
 
 from rma.adapters.db import SqlAlchemyUnitOfWork, create_db_engine, make_session_factory, migrate
 from rma.adapters.db.tables import Base
-from rma.adapters.policy_file import load_policy_book
 from rma.adapters.sandbox.carrier import JourneyMix, SandboxCarrier
 from rma.adapters.sandbox.gateway import SandboxGateway
+from rma.adapters.sandbox.inspector import SandboxInspector
 from rma.adapters.sandbox.notifier import SandboxNotifier
+from rma.adapters.sandbox.reviewer import SandboxReviewer
+from rma.adapters.sandbox.tables import SandboxBase, create_sandbox_tables
 from rma.domain.policy import PolicyBook
 from rma.domain.requests import ReturnRequest
+from rma.policies.loader import load_policy_book
 from rma.services.context import StageContext
+from rma.services.flow import ReturnFlow
 
 NOW = datetime(2026, 10, 20, 15, 30, tzinfo=UTC)
 EXAMPLE = Path(__file__).parents[2] / "examples" / "return_request.json"
@@ -56,12 +60,13 @@ def pg_schema() -> Iterator[str]:
 def pg_engine(pg_schema: str) -> Iterator[Engine]:
     engine = create_db_engine(postgres_url_with_schema(pg_schema), pool_size=10)
     migrate.upgrade(engine)
+    create_sandbox_tables(engine)
     yield engine
     engine.dispose()
 
 
 def _clean(engine: Engine) -> None:
-    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    tables = ", ".join(table.name for meta in (Base.metadata, SandboxBase.metadata) for table in meta.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))
 
@@ -72,6 +77,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         eng = create_db_engine(f"sqlite:///{tmp_path / 'rma.db'}")
         migrate.upgrade(eng)
+        create_sandbox_tables(eng)
         yield eng
         eng.dispose()
         return
@@ -90,7 +96,7 @@ def postgres(pg_engine: Engine) -> Iterator[Engine]:
 @pytest.fixture
 def pg_uow_factory(postgres: Engine) -> Any:
     factory = make_session_factory(postgres)
-    return lambda: SqlAlchemyUnitOfWork(factory)
+    return lambda: SqlAlchemyUnitOfWork(factory, flow=ReturnFlow())
 
 
 @pytest.fixture
@@ -100,7 +106,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @pytest.fixture
 def uow_factory(session_factory: sessionmaker[Session]) -> Any:
-    return lambda: SqlAlchemyUnitOfWork(session_factory)
+    return lambda: SqlAlchemyUnitOfWork(session_factory, flow=ReturnFlow())
 
 
 @pytest.fixture(scope="session")
@@ -127,8 +133,13 @@ def clock() -> ManualClock:
 @pytest.fixture
 def make_ctx(session_factory: sessionmaker[Session], book: PolicyBook, clock: ManualClock) -> Any:
     def build(prefix: str = "RMA", **options: Any) -> StageContext:
+        # The sandbox stand-ins for the warehouse and the review team, as the composition root wires them.
+        if options.pop("auto_inspect", False):
+            options["auto_inspector"] = SandboxInspector()
+        if options.pop("auto_review", False):
+            options["auto_reviewer"] = SandboxReviewer()
         return StageContext(
-            uow=lambda: SqlAlchemyUnitOfWork(session_factory),
+            uow=lambda: SqlAlchemyUnitOfWork(session_factory, flow=ReturnFlow()),
             clock=clock,
             book=book,
             rma_prefix=prefix,

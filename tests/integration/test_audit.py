@@ -13,8 +13,9 @@ from tests.conftest import ManualClock
 from tests.integration.test_stage_flow import _deliver_everything, run_outbox
 
 from rma.adapters.db.audit import run_audit
-from rma.adapters.db.tables import NotificationRow, RefundRow, SandboxLabelRow, SandboxRefundRow, TimelineRow
-from rma.services import inspection as inspection_service
+from rma.adapters.db.tables import NotificationRow, RefundRow, TimelineRow
+from rma.adapters.sandbox import inspector as inspection_service
+from rma.adapters.sandbox.tables import SandboxLabelRow, SandboxRefundRow
 from rma.services.context import StageContext
 from rma.services.intake import new_return_id, submit_return
 

@@ -13,16 +13,17 @@ import pytest
 from sqlalchemy import Engine, func, select
 from tests.conftest import ManualClock
 
-from rma.adapters.db import migrate
-from rma.adapters.db.tables import DeadLetterRow, SandboxRefundRow
+from rma.adapters.db.tables import DeadLetterRow
+from rma.adapters.sandbox.tables import SandboxRefundRow
+from rma.bootstrap import prepare_database
 from rma.config import Settings
 from rma.domain.lifecycle import Actor, Status
+from rma.ports.providers import GatewayRefund, ProviderError, RefundDeclined, RefundOrder
 from rma.services import refunds
 from rma.services.context import StageContext
+from rma.services.flow import INSPECT_MANY
 from rma.services.intake import submit_return
 from rma.services.issuance import issue
-from rma.services.ports import GatewayRefund, ProviderError, RefundDeclined, RefundOrder
-from rma.services.steps import INSPECT_MANY
 from rma.worker.base import backoff_seconds, is_transient
 
 
@@ -52,8 +53,8 @@ def test_a_declined_refund_is_told_and_parked(
     with ctx.uow() as uow:
         ret = uow.returns.get(return_id)
         assert ret is not None
-        (refund,) = uow.stores.refunds(return_id)
-        pending = [n.event for n in uow.stores.outgoing_notifications(uow.stores.pending_notifications(return_id))]
+        (refund,) = uow.refunds.of_return(return_id)
+        pending = [n.event for n in uow.notifications.outgoing(uow.notifications.pending(return_id))]
     assert ret.attention_cause is not None
     assert "card account closed" in ret.attention_cause
     assert refund.status == "failed"
@@ -91,13 +92,16 @@ def worker_app(tmp_path: Path) -> Iterator[Any]:
     from rma.worker.app import TASK_MODULES, create_app  # noqa: PLC0415
     from rma.worker.runtime import configure, runtime_for  # noqa: PLC0415
 
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'fail.db'}", broker_url="memory://localhost/")
+    # The sandbox auto-inspector runs: the batch inspection task is its.
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'fail.db'}", broker_url="memory://localhost/", auto_inspect=True
+    )
     app = create_app(settings)
     configure(app, settings)
     for module in TASK_MODULES:
         __import__(module)
     runtime = runtime_for(app)
-    migrate.upgrade(runtime.engine)
+    prepare_database(settings, runtime.engine)
     yield app
     runtime.close()
 
@@ -119,7 +123,7 @@ def _delivered(ctx: StageContext, make_request: Any, *, inspection_record: bool)
             ret.transition(target, at=ctx.clock.now() + timedelta(seconds=1), actor=Actor.SYSTEM, cause="test")
         uow.returns.save(ret)
         if inspection_record:
-            uow.stores.open_inspection(return_id, due_at=ctx.clock.now() + timedelta(days=2), auto_inspect_at=None)
+            uow.inspections.open(return_id, due_at=ctx.clock.now() + timedelta(days=2), auto_inspect_at=None)
         uow.commit()
     return return_id
 

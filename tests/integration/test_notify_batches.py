@@ -10,13 +10,14 @@ from sqlalchemy import Engine, delete, select
 from tests.conftest import ManualClock
 from tests.integration.test_stage_flow import _count
 
-from rma.adapters.db.tables import NotificationRow, OutboxRow, SandboxMessageRow
+from rma.adapters.db.tables import NotificationRow, OutboxRow
+from rma.adapters.sandbox.tables import SandboxMessageRow
 from rma.domain.lifecycle import Status
 from rma.services import labels, notify
 from rma.services.context import StageContext
+from rma.services.flow import NOTIFY_MANY
 from rma.services.intake import submit_return
 from rma.services.issuance import issue
-from rma.services.steps import NOTIFY_MANY
 
 
 def _authorized_with_label(ctx: StageContext, make_request: Any, clock: ManualClock, n: int) -> list[uuid.UUID]:

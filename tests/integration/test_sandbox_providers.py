@@ -9,11 +9,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import ManualClock
 
-from rma.adapters.db.tables import SandboxLabelRow, SandboxRefundRow
 from rma.adapters.sandbox.carrier import SandboxCarrier
 from rma.adapters.sandbox.gateway import SandboxGateway
+from rma.adapters.sandbox.tables import SandboxLabelRow, SandboxRefundRow
 from rma.domain.requests import ReturnRequest
-from rma.services.ports import LabelRequest, RefundOrder
+from rma.ports.providers import LabelRequest, RefundOrder
 
 
 def _count(engine: Engine, table: type) -> int:

@@ -15,25 +15,16 @@ from sqlalchemy import Engine, delete, func, select
 from tests.conftest import ManualClock
 from tests.integration.conftest import NOW
 
-from rma.adapters.db.tables import (
-    LabelRow,
-    NotificationRow,
-    OutboxRow,
-    RefundRow,
-    SandboxLabelRow,
-    SandboxMessageRow,
-    SandboxRefundRow,
-)
+from rma.adapters.db.tables import LabelRow, NotificationRow, OutboxRow, RefundRow
 from rma.adapters.sandbox.carrier import JourneyMix, journey_of
+from rma.adapters.sandbox.tables import SandboxLabelRow, SandboxMessageRow, SandboxRefundRow
 from rma.domain.errors import ConcurrentUpdateError
 from rma.domain.inspection import Grade
 from rma.domain.lifecycle import Status
+from rma.ports.providers import LabelRequest, RefundOrder
 from rma.services import closing, inspection, labels, notify, reconcile, refunds, tracking
 from rma.services.context import StageContext
-from rma.services.intake import submit_batch, submit_return
-from rma.services.issuance import decide_review, issue, issue_many
-from rma.services.ports import LabelRequest, RefundOrder
-from rma.services.steps import (
+from rma.services.flow import (
     CLOSE,
     CLOSE_MANY,
     INSPECT,
@@ -48,6 +39,8 @@ from rma.services.steps import (
     REFUND,
     REFUND_MANY,
 )
+from rma.services.intake import submit_batch, submit_return
+from rma.services.issuance import decide_review, issue, issue_many
 
 
 def run_outbox(ctx: StageContext, engine: Engine, *, rounds: int = 20) -> list[str]:
@@ -59,8 +52,10 @@ def run_outbox(ctx: StageContext, engine: Engine, *, rounds: int = 20) -> list[s
         ISSUE_LABEL: lambda kw: labels.issue_label(ctx, uuid.UUID(kw["return_id"])),
         ISSUE_LABELS: lambda kw: labels.issue_labels(ctx, _ids(kw)),
         POLL: lambda kw: tracking.poll(ctx, _ids(kw)),
-        INSPECT: lambda kw: inspection.inspect(ctx, uuid.UUID(kw["return_id"]), grade=None, inspector="auto"),
-        INSPECT_MANY: lambda kw: inspection.inspect_many(ctx, _ids(kw), grade=None, inspector="auto"),
+        INSPECT: lambda kw: inspection.inspect(
+            ctx, uuid.UUID(kw["return_id"]), grade=Grade(kw["grade"]), inspector=kw["inspector"]
+        ),
+        INSPECT_MANY: lambda kw: inspection.auto_inspect_many(ctx, _ids(kw)),
         REFUND: lambda kw: refunds.issue_refund(ctx, uuid.UUID(kw["return_id"])),
         REFUND_MANY: lambda kw: refunds.issue_refunds(ctx, _ids(kw)),
         NOTIFY: lambda kw: notify.send_notifications(ctx, uuid.UUID(kw["return_id"])),
@@ -195,7 +190,7 @@ def test_a_refund_interrupted_after_the_gateway_call_is_not_paid_twice(
 
     # The gateway is called, then the worker dies before committing: the gateway holds a refund we did not record.
     with ctx.uow() as uow:
-        (pending,) = uow.stores.refunds(return_id)
+        (pending,) = uow.refunds.of_return(return_id)
     ctx.gateway.refund_many(
         [
             RefundOrder(
@@ -220,10 +215,10 @@ def test_a_label_interrupted_after_the_carrier_call_is_not_bought_twice(
     issue_many(ctx, [first, second])
     # An earlier attempt for `second` reserved its key and bought the label, then died before recording it.
     with ctx.uow() as uow:
-        assert uow.stores.reserve_label(
+        assert uow.labels.reserve(
             second, idempotency_key=labels.label_key(second), carrier=carrier.name, at=clock.now()
         )
-        assert not uow.stores.reserve_label(
+        assert not uow.labels.reserve(
             second, idempotency_key=labels.label_key(second), carrier=carrier.name, at=clock.now()
         )
         uow.commit()
@@ -448,7 +443,7 @@ def test_a_parcel_on_the_road_is_polled_at_its_delivery_estimate_and_no_news_is_
     ids = [s.return_id for s in submit_batch(ctx.uow, requests, now=clock.now(), due_at=ctx.machine_deadline())]
     run_outbox(ctx, engine)
     with ctx.uow() as uow:
-        parcels = uow.stores.shipments(ids)
+        parcels = uow.shipments.parcels(ids)
     numbers = {parcel.tracking_number: rid for rid, parcel in parcels.items()}
     journeys = {rid: journey_of(number, carrier.inner.mix) for number, rid in numbers.items()}
     labelled_at = clock.now()

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from rma.adapters.policy_file import load_policy_book
 from rma.domain.policy.model import PolicyBook
 from rma.domain.requests import ReturnLineRequest, ReturnRequest
+from rma.policies.loader import load_policy_book
 
 # Ordered and delivered well outside the default holiday season (Nov 1 - Dec 31).
 ORDER_DATE = date(2026, 9, 1)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from rma.services.context import Timing
-from rma.services.ports import TrackingState, TrackingUpdate
+from rma.ports.providers import TrackingState, TrackingUpdate
+from rma.services.flow import Timing
 from rma.services.tracking import next_poll_at
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

@@ -7,7 +7,6 @@ so traffic goes elsewhere while the database is unreachable.
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from rma.api.dependencies import RuntimeDep
@@ -30,8 +29,7 @@ def healthz() -> Health:
 def readyz(runtime: RuntimeDep) -> Health:
     """The database answers `SELECT 1`."""
     try:
-        with runtime.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        runtime.queries.ping()
     except SQLAlchemyError as exc:
         log.warning("readiness_failed", error=exc.__class__.__name__)
         raise ApiError(503, DATABASE_UNAVAILABLE, retry_after=RETRY_AFTER_SECONDS) from None

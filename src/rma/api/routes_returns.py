@@ -15,8 +15,9 @@ from fastapi import APIRouter, Query, Response, Security, status
 from rma.api.dependencies import IntakeDep, RuntimeDep, api_key_doc
 from rma.api.errors import COMMON_ERRORS, ApiError
 from rma.api.schemas import BatchRequest, BatchResponse, ErrorBody, ReturnDetail, ReturnSummary, Submission
-from rma.api.views import detail, find, status_url, summaries_by_order
+from rma.api.views import detail, find, header_summary, status_url
 from rma.domain.requests import ReturnRequest
+from rma.services import queries
 from rma.services.intake import Submitted, submit_batch
 
 LABEL_MEDIA_TYPES: Final = {"ZPL": "application/zpl", "PDF": "application/pdf", "PNG": "image/png"}
@@ -55,7 +56,7 @@ def list_by_order(
     channel: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
 ) -> list[ReturnSummary]:
     """The returns of one order, oldest first; of every channel unless `channel` is given."""
-    return summaries_by_order(runtime.sessions, order_id, channel)
+    return [header_summary(row) for row in queries.returns_of_order(runtime.queries, order_id, channel=channel)]
 
 
 @router.get("/{ref}", responses={404: {"model": ErrorBody, "description": "no such return"}})
@@ -63,7 +64,7 @@ def get_return(ref: str, runtime: RuntimeDep) -> ReturnDetail:
     """Status, decision, lines, timeline, label link and refunds of a return, by RMA number or return id."""
     with runtime.ctx.uow() as uow:
         ret = find(uow, ref)
-        return detail(ret, uow.stores.label(ret.id), uow.stores.refunds(ret.id))
+        return detail(ret, uow.labels.get(ret.id), uow.refunds.of_return(ret.id))
 
 
 @router.get(
@@ -78,7 +79,7 @@ def get_label(ref: str, runtime: RuntimeDep) -> Response:
     """The prepaid return label as the carrier issued it (ZPL for the sandbox carrier)."""
     with runtime.ctx.uow() as uow:
         ret = find(uow, ref)
-        label = uow.stores.label(ret.id)
+        label = uow.labels.get(ret.id)
     if label is None or label.document is None:
         raise ApiError(404, f"return {ret.rma_number or ret.id} has no label yet")
     fmt = (label.label_format or "").upper()

@@ -15,7 +15,7 @@ from rma.api.errors import COMMON_ERRORS, ApiError
 from rma.api.schemas import ErrorBody, ReviewDecision, ReviewOutcome, ReviewSummary
 from rma.api.views import find, review_summary
 from rma.domain.errors import ConcurrentUpdateError, InvalidTransitionError
-from rma.domain.lifecycle import Status
+from rma.services import queries
 from rma.services.errors import PermanentStageError, ReturnNotFoundError
 from rma.services.issuance import decide_review
 
@@ -28,7 +28,7 @@ router = APIRouter(
 def pending_reviews(runtime: RuntimeDep, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[ReviewSummary]:
     """Returns waiting for a person, longest waiting first."""
     with runtime.ctx.uow() as uow:
-        waiting = uow.returns.list_by_status(Status.PENDING_REVIEW, limit=limit)
+        waiting = queries.pending_reviews(uow, limit=limit)
         return [review_summary(ret) for ret in waiting]
 
 

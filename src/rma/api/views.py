@@ -1,4 +1,4 @@
-"""Read side of the API: find a return by the reference a person or system holds, and shape what may be shown.
+"""Read side of the API: find a return (through `rma.services.queries`), and shape what may be shown.
 
 Views are built field by field from the aggregate, never by dumping it: the request inside carries the customer's
 contact and address, which no response includes.
@@ -10,10 +10,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-
-from rma.adapters.db.tables import ReturnRow
 from rma.api.errors import ApiError
 from rma.api.schemas import (
     DecisionView,
@@ -25,14 +21,13 @@ from rma.api.schemas import (
     ReviewSummary,
     TimelineView,
 )
-from rma.domain.errors import InvalidRmaNumberError
-from rma.domain.lifecycle import Status
 from rma.domain.returns import ReturnAuthorization
-from rma.domain.rma_numbers import parse_rma_number
 from rma.domain.validation import FieldError
-from rma.services.ports import LabelRecord, RefundRecord, UnitOfWork
-
-MAX_ORDER_RETURNS = 500
+from rma.ports.queries import ReturnHeader
+from rma.ports.stores import LabelRecord, RefundRecord
+from rma.ports.unit_of_work import UnitOfWork
+from rma.services import queries
+from rma.services.errors import ReturnNotFoundError
 
 
 def status_url(return_id: uuid.UUID) -> str:
@@ -42,19 +37,11 @@ def status_url(return_id: uuid.UUID) -> str:
 def find(uow: UnitOfWork, ref: str) -> ReturnAuthorization:
     """`ref` is the internal UUID or an RMA number as a person typed it; 422 if it is neither, 404 if unknown."""
     try:
-        return_id = uuid.UUID(ref)
-    except ValueError:
-        try:
-            rma_number = parse_rma_number(ref)
-        except InvalidRmaNumberError as exc:
-            reason = f"neither a return id nor a valid RMA number: {exc}"
-            raise ApiError(422, f"{ref!r} is {reason}", fields=[FieldError(field="ref", reason=reason)]) from None
-        ret = uow.returns.get_by_rma_number(rma_number)
-    else:
-        ret = uow.returns.get(return_id)
-    if ret is None:
-        raise ApiError(404, f"no return {ref!r}")
-    return ret
+        return queries.find_return(uow, ref)
+    except queries.InvalidReferenceError as exc:
+        raise ApiError(422, str(exc), fields=[FieldError(field="ref", reason=exc.reason)]) from None
+    except ReturnNotFoundError as exc:
+        raise ApiError(404, str(exc)) from None
 
 
 def summary(ret: ReturnAuthorization) -> ReturnSummary:
@@ -125,40 +112,15 @@ def review_summary(ret: ReturnAuthorization) -> ReviewSummary:
     )
 
 
-def summaries_by_order(sessions: sessionmaker[Session], order_id: str, channel: str | None) -> list[ReturnSummary]:
-    """Across channels unless one is given (the repository's `list_by_order` needs the channel).
-
-    Reads the columns only: no aggregate is loaded, so no request (and no personal data) leaves the database."""
-    stmt = (
-        select(
-            ReturnRow.id,
-            ReturnRow.rma_number,
-            ReturnRow.status,
-            ReturnRow.channel,
-            ReturnRow.order_id,
-            ReturnRow.upstream_request_id,
-            ReturnRow.created_at,
-            ReturnRow.updated_at,
-        )
-        .where(ReturnRow.order_id == order_id)
-        .order_by(ReturnRow.created_at, ReturnRow.id)
-        .limit(MAX_ORDER_RETURNS)
+def header_summary(row: ReturnHeader) -> ReturnSummary:
+    return ReturnSummary(
+        return_id=row.return_id,
+        rma_number=row.rma_number,
+        status=row.status,
+        channel=row.channel,
+        order_id=row.order_id,
+        upstream_request_id=row.upstream_request_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        status_url=status_url(row.return_id),
     )
-    if channel is not None:
-        stmt = stmt.where(ReturnRow.channel == channel)
-    with sessions() as session:
-        rows = session.execute(stmt).all()
-    return [
-        ReturnSummary(
-            return_id=row.id,
-            rma_number=row.rma_number,
-            status=Status(row.status),
-            channel=row.channel,
-            order_id=row.order_id,
-            upstream_request_id=row.upstream_request_id,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            status_url=status_url(row.id),
-        )
-        for row in rows
-    ]

@@ -22,10 +22,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from rma.adapters.clock import AcceleratedClock
-from rma.adapters.db import create_db_engine, migrate
+from rma.adapters.db import create_db_engine
 from rma.adapters.db.audit import finished_returns
 from rma.adapters.db.server import server_settings
 from rma.bench.postgres import PrivatePostgres, start_private_postgres
+from rma.bootstrap import prepare_database
 from rma.cli.stack import stack_specs
 from rma.config import Settings
 from rma.supervisor import ProcessSpec, Supervisor
@@ -186,7 +187,7 @@ def _start(
     scoped = make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
     scoped_url = scoped.render_as_string(hide_password=False)
     engine = create_db_engine(scoped_url, pool_size=4)
-    migrate.upgrade(engine)
+    prepare_database(Settings(database_url=scoped_url), engine)  # sandbox providers: their tables too
     described = server_settings(engine)
     api_port = free_port()
     env = {

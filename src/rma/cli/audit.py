@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -14,13 +13,11 @@ from rma.config import get_settings
 
 def audit_command(as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False) -> None:
     """Exit 1 if any invariant is violated (every count 0 when the system is sound)."""
-    from rma.adapters.db.audit import run_audit  # noqa: PLC0415 - SQLAlchemy loads only for this command
-    from rma.bootstrap import build_runtime  # noqa: PLC0415
+    from rma.bootstrap import audit, build_runtime  # noqa: PLC0415 - SQLAlchemy loads only for this command
 
     runtime = build_runtime(get_settings())
     try:
-        with runtime.sessions() as session:
-            report = run_audit(session, now=runtime.ctx.clock.now(), real_now=datetime.now(UTC))
+        report = audit(runtime)
     finally:
         runtime.close()
     if as_json:

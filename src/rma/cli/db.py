@@ -22,9 +22,9 @@ def _engine() -> Iterator[Engine]:
     # SQLAlchemy and Alembic are imported only by the commands that need them: `rma policy` starts faster.
     from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
-    from rma.adapters.db import create_db_engine  # noqa: PLC0415
+    from rma.bootstrap import open_engine  # noqa: PLC0415
 
-    engine = create_db_engine(get_settings().database_url)
+    engine = open_engine(get_settings())
     try:
         yield engine
     except SQLAlchemyError as exc:
@@ -35,9 +35,15 @@ def _engine() -> Iterator[Engine]:
 
 
 def _migrate() -> tuple[Callable[..., None], Callable[..., None], Callable[[Engine], str | None]]:
-    from rma.adapters.db import migrate  # noqa: PLC0415
+    from rma import bootstrap  # noqa: PLC0415
 
-    return migrate.upgrade, migrate.downgrade, migrate.current_revision
+    settings = get_settings()
+
+    def upgrade(engine: Engine, revision: str) -> None:
+        # The sandbox providers' own tables too, where the settings choose a sandbox provider.
+        bootstrap.prepare_database(settings, engine, revision)
+
+    return upgrade, bootstrap.downgrade_database, bootstrap.database_revision
 
 
 @app.command("upgrade")

@@ -10,18 +10,16 @@ import typer
 from rma.cli.errors import CliError
 
 if TYPE_CHECKING:
-    from celery import Celery
-
     from rma.bootstrap import Runtime
 
 app = typer.Typer(help="Dead letters: list them, inspect one, replay it after a fix.", no_args_is_help=True)
 
 
-def _runtime() -> tuple[Celery, Runtime]:
-    from rma.worker.celery_app import app as celery_app  # noqa: PLC0415
-    from rma.worker.runtime import runtime_for  # noqa: PLC0415
+def _runtime() -> Runtime:
+    from rma.bootstrap import build_runtime  # noqa: PLC0415 - SQLAlchemy and Celery load only for these commands
+    from rma.config import get_settings  # noqa: PLC0415
 
-    return celery_app, runtime_for(celery_app)
+    return build_runtime(get_settings())
 
 
 @app.command("list")
@@ -31,9 +29,9 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Newest first. Message arguments are not printed (an intake message carries personal data)."""
-    _, runtime = _runtime()
-    with runtime.ctx.uow() as uow:
-        records = uow.stores.dead_letters(limit=limit, include_replayed=include_replayed)
+    from rma.services import dead_letters  # noqa: PLC0415
+
+    records = dead_letters.recent(_runtime().ctx, limit=limit, include_replayed=include_replayed)
     rows = [
         {
             "id": r.id,
@@ -58,28 +56,11 @@ def list_command(
 @app.command("replay")
 def replay_command(letter_id: Annotated[int, typer.Argument(help="dead letter id (see `rma dlq list`)")]) -> None:
     """Send the message again: a failed task by name with its arguments, or an undecodable body as it was."""
-    celery_app, runtime = _runtime()
-    with runtime.ctx.uow() as uow:
-        record = uow.stores.dead_letter(letter_id)
-    if record is None:
-        raise CliError(f"no dead letter {letter_id}")
-    if record.replayed_at is not None:
-        raise CliError(f"dead letter {letter_id} was already replayed at {record.replayed_at.isoformat()}")
-    letter = record.letter
-    if letter.task_name and letter.kwargs is not None:
-        celery_app.send_task(letter.task_name, kwargs=letter.kwargs)
-    elif letter.raw_body is not None and letter.queue:
-        with celery_app.producer_or_acquire() as producer:
-            producer.publish(
-                letter.raw_body,
-                routing_key=letter.queue,
-                exchange="",
-                content_type=letter.content_type or "application/json",
-                content_encoding="utf-8",
-            )
-    else:
-        raise CliError(f"dead letter {letter_id} holds neither a task and its arguments nor a raw body to send")
-    with runtime.ctx.uow() as uow:
-        uow.stores.mark_replayed(letter_id, at=runtime.ctx.clock.now())
-        uow.commit()
+    from rma.services import dead_letters  # noqa: PLC0415
+
+    runtime = _runtime()
+    try:
+        letter = dead_letters.replay(runtime.ctx, runtime.publisher, letter_id)
+    except dead_letters.ReplayError as exc:
+        raise CliError(str(exc)) from None
     typer.echo(f"replayed dead letter {letter_id} ({letter.task_name or letter.queue})")

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 import typer
 
-from rma.adapters.policy_file import load_policy_book
 from rma.cli.errors import CliError
 from rma.cli.inputs import parse_day, read_model
 from rma.domain.errors import PolicyError
 from rma.domain.policy import OrderHistory, PolicyBook, evaluate
 from rma.domain.requests import ReturnRequest
+from rma.policies.loader import load_policy_book
 
 app = typer.Typer(help="Evaluate return requests against a return policy; validate policy files.", no_args_is_help=True)
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rma.cli.errors import CliError
-from rma.domain.errors import InvalidRmaNumberError
-from rma.domain.lifecycle import Status
-from rma.domain.rma_numbers import parse_rma_number
 
 if TYPE_CHECKING:
     from rma.services.context import StageContext
@@ -20,10 +16,10 @@ app = typer.Typer(help="Returns waiting for a person's decision.", no_args_is_he
 
 
 def _ctx() -> StageContext:
-    from rma.worker.celery_app import app as celery_app  # noqa: PLC0415
-    from rma.worker.runtime import runtime_for  # noqa: PLC0415
+    from rma.bootstrap import build_runtime  # noqa: PLC0415 - SQLAlchemy and Celery load only for these commands
+    from rma.config import get_settings  # noqa: PLC0415
 
-    return runtime_for(celery_app).ctx
+    return build_runtime(get_settings()).ctx
 
 
 @app.command("list")
@@ -31,9 +27,11 @@ def list_command(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
     """Oldest first, with the policy's reasons."""
+    from rma.services.queries import pending_reviews  # noqa: PLC0415
+
     ctx = _ctx()
     with ctx.uow() as uow:
-        pending = uow.returns.list_by_status(Status.PENDING_REVIEW, limit=limit)
+        pending = pending_reviews(uow, limit=limit)
     rows = [
         {
             "rma_number": ret.rma_number,
@@ -63,20 +61,18 @@ def decide_command(
     note: Annotated[str, typer.Option(help="why (kept on the timeline)")] = "",
     reviewer: Annotated[str, typer.Option(help="who decides")] = "operator",
 ) -> None:
-    from rma.services.errors import PermanentStageError  # noqa: PLC0415
+    from rma.services.errors import PermanentStageError, ReturnNotFoundError  # noqa: PLC0415
     from rma.services.issuance import decide_review  # noqa: PLC0415
+    from rma.services.queries import InvalidReferenceError, find_return  # noqa: PLC0415
 
     ctx = _ctx()
     with ctx.uow() as uow:
         try:
-            ret = uow.returns.get(uuid.UUID(ref))
-        except ValueError:
-            try:
-                ret = uow.returns.get_by_rma_number(parse_rma_number(ref))
-            except InvalidRmaNumberError as exc:
-                raise CliError(str(exc)) from None
-    if ret is None:
-        raise CliError(f"no return {ref}")
+            ret = find_return(uow, ref)
+        except InvalidReferenceError as exc:
+            raise CliError(exc.reason) from None
+        except ReturnNotFoundError:
+            raise CliError(f"no return {ref}") from None
     try:
         status = decide_review(ctx, ret.id, approve=approve, note=note, reviewer=reviewer)
     except PermanentStageError as exc:

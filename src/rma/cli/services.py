@@ -38,16 +38,16 @@ def relay_command(
     grace: Annotated[float, typer.Option(help="leave rows younger than this to their own after-commit publish")] = 2.0,
 ) -> None:
     """Publish outbox rows left behind (a crash between commit and publish). Several may run at once."""
-    from rma.worker.celery_app import app  # noqa: PLC0415
-    from rma.worker.runtime import relay_for  # noqa: PLC0415
+    from rma.bootstrap import build_runtime  # noqa: PLC0415
+    from rma.services.relay import publish_pending  # noqa: PLC0415
 
-    relay = relay_for(app)
+    runtime = build_runtime(get_settings())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     while not stop.is_set():
         try:
-            relay.publish_pending(older_than_seconds=grace)
+            publish_pending(runtime.ctx.uow, runtime.publisher, older_than_seconds=grace)
         except Exception as exc:  # noqa: BLE001 - a relay outlives broker and database hiccups
             typer.echo(f"relay: {exc.__class__.__name__}: {exc}", err=True)
             time.sleep(min(5.0, interval * 10))
@@ -62,13 +62,12 @@ def api_command(
     import uvicorn  # noqa: PLC0415
 
     from rma.api import create_api  # noqa: PLC0415
-    from rma.worker.celery_app import app  # noqa: PLC0415
-    from rma.worker.runtime import runtime_for  # noqa: PLC0415
+    from rma.bootstrap import build_runtime  # noqa: PLC0415
 
     settings = get_settings()
     if not settings.api_key_set():
         raise CliError("set RMA_API_KEYS (comma-separated) before serving the API")
-    api = create_api(runtime_for(app), api_keys=settings.api_key_set())
+    api = create_api(build_runtime(settings), api_keys=settings.api_key_set())
     sock = reuse_port_socket(host or settings.api_host, port or settings.api_port)
     server = uvicorn.Server(uvicorn.Config(api, log_config=None))
     server.run(sockets=[sock])

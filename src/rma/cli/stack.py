@@ -62,12 +62,11 @@ def stack_command(
         password = secrets.token_urlsafe(12)
         settings = settings.model_copy(update={"flower_password": password})
         typer.echo(f"Flower: user {settings.flower_user}, generated password {password} (set RMA_FLOWER_PASSWORD)")
-    from rma.adapters.db import create_db_engine, migrate  # noqa: PLC0415
-    from rma.adapters.db.server import configuration_warnings, server_settings  # noqa: PLC0415
+    from rma.bootstrap import database_warnings, open_engine, prepare_database  # noqa: PLC0415
 
-    engine = create_db_engine(settings.database_url)
-    migrate.upgrade(engine)
-    for warning in configuration_warnings(server_settings(engine)):
+    engine = open_engine(settings)
+    prepare_database(settings, engine)
+    for warning in database_warnings(engine):
         typer.echo(f"warning: {warning}", err=True)
     engine.dispose()
     supervisor = Supervisor(stack_specs(settings, state_dir=state_dir, flower=flower), log_dir=state_dir / "logs")

@@ -22,14 +22,14 @@ from celery.contrib.testing.worker import start_worker
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from rma.adapters.db import migrate
 from rma.adapters.db.audit import finished_returns
 from rma.adapters.db.tables import RefundRow, ReturnRow, TimelineRow
+from rma.bootstrap import prepare_database
 from rma.config import Settings
 from rma.demo.generate import generate
 from rma.domain.lifecycle import Status
+from rma.ports.stores import RefundStatus
 from rma.services.intake import submit_batch
-from rma.services.ports import RefundStatus
 from rma.worker.app import TASK_MODULES, create_app
 from rma.worker.queues import Queue
 from rma.worker.runtime import configure, runtime_for
@@ -119,7 +119,7 @@ def run_demo(
     for module in TASK_MODULES:
         importlib.import_module(module)
     runtime = runtime_for(app)
-    migrate.upgrade(runtime.engine)
+    prepare_database(settings, runtime.engine)
     ctx = runtime.ctx
     deadline = time.monotonic() + (timeout_seconds or max(120.0, returns * 0.3))
     started = time.monotonic()

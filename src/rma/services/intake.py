@@ -1,4 +1,4 @@
-"""Intake: store a return request exactly once per (channel, upstream request id) and queue its issuance."""
+"""Intake: store a return request exactly once per (channel, upstream request id); its issuance follows at commit."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import uuid_utils.compat
 from rma.domain.errors import DuplicateRequestError
 from rma.domain.requests import ReturnRequest
 from rma.domain.returns import ReturnAuthorization
-from rma.services.ports import UnitOfWork
-from rma.services.steps import next_steps
+from rma.ports.unit_of_work import UnitOfWork
 
 
 def new_return_id() -> uuid.UUID:
@@ -33,7 +32,6 @@ class Submitted:
 def _receive(uow: UnitOfWork, request: ReturnRequest, now: datetime, due_at: datetime) -> ReturnAuthorization:
     ret = ReturnAuthorization.receive(request, return_id=new_return_id(), at=now, due_at=due_at)
     uow.returns.add(ret)
-    uow.stores.enqueue(*next_steps(ret))
     return ret
 
 
@@ -68,7 +66,7 @@ def submit_batch(
 ) -> list[Submitted]:
     """Store many requests in one transaction (repeats answered with their existing returns).
 
-    Bulk statements and batched issuance messages (see `steps.batched`) keep the per-return cost small. If a concurrent
+    Bulk statements and batched issuance messages (see `flow.batched`) keep the per-return cost small. If a concurrent
     submission of one of them wins a race, the batch falls back to one transaction per request, so a batch is never
     half-stored and never stores a request twice."""
     with uow_factory() as uow:
@@ -85,9 +83,7 @@ def submit_batch(
             fresh.append(ret)
             results.append(Submitted(ret.id, created=True))
         try:
-            uow.returns.add_many(fresh)
-            for ret in fresh:
-                uow.stores.enqueue(*next_steps(ret))  # merged into batch messages when the outbox is written
+            uow.returns.add_many(fresh)  # their issuance follows at commit, in batch messages (rma.services.flow)
             uow.commit()
         except DuplicateRequestError:
             pass

@@ -1,4 +1,4 @@
-"""Issuance: decide a stored request under the policy, give it an RMA number (unless rejected), queue what follows.
+"""Issuance: decide a stored request under the policy and give it an RMA number (unless rejected).
 
 Also the manual review decision, which ends the same way."""
 
@@ -11,12 +11,11 @@ from rma.domain.lifecycle import Actor, Status
 from rma.domain.policy import Outcome, evaluate
 from rma.domain.returns import ReturnAuthorization
 from rma.domain.rma_numbers import format_rma_number
+from rma.ports.unit_of_work import UnitOfWork
 from rma.services.context import StageContext
 from rma.services.errors import PermanentStageError
 from rma.services.loading import load, load_many
-from rma.services.ports import UnitOfWork
 from rma.services.refunds import open_refund
-from rma.services.steps import next_steps
 
 
 def _after_authorization(ctx: StageContext, uow: UnitOfWork, ret: ReturnAuthorization) -> None:
@@ -68,7 +67,6 @@ def issue_many(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uuid.
             ret.apply_decision(decision, rma_number=rma_number, at=now, due_at=ctx.deadline_for(target, now=now))
             _after_authorization(ctx, uow, ret)
             uow.returns.save(ret)
-            uow.stores.enqueue(*next_steps(ret))
         uow.commit()
         return {ret.id: ret.status for ret in rets}
 
@@ -89,6 +87,5 @@ def decide_review(
         if approve:
             _after_authorization(ctx, uow, ret)
         uow.returns.save(ret)
-        uow.stores.enqueue(*next_steps(ret))
         uow.commit()
         return ret.status

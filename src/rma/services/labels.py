@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 from rma.domain.lifecycle import Actor, Status
 from rma.faults import fault_point
+from rma.ports.providers import LabelRequest
 from rma.services.context import StageContext
 from rma.services.errors import PermanentStageError
 from rma.services.loading import load_many
-from rma.services.ports import LabelRequest
 
 
 def label_key(return_id: uuid.UUID) -> str:
@@ -35,7 +35,7 @@ def issue_labels(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uui
             if ret.rma_number is None:
                 raise PermanentStageError(f"authorized return {ret.id} has no RMA number")
             key = label_key(ret.id)
-            fresh = uow.stores.reserve_label(ret.id, idempotency_key=key, carrier=ctx.carrier.name, at=ctx.clock.now())
+            fresh = uow.labels.reserve(ret.id, idempotency_key=key, carrier=ctx.carrier.name, at=ctx.clock.now())
             request = LabelRequest(idempotency_key=key, rma_number=ret.rma_number, ship_from=ret.request.return_from)
             requests.append((request, fresh))
         uow.commit()
@@ -55,8 +55,8 @@ def issue_labels(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uui
             label = bought.get(label_key(ret.id))
             if label is None or ret.status is not Status.AUTHORIZED:
                 continue
-            uow.stores.complete_label(ret.id, label, at=now)
-            uow.stores.add_shipment(
+            uow.labels.complete(ret.id, label, at=now)
+            uow.shipments.add(
                 ret.id,
                 tracking_number=label.tracking_number,
                 next_poll_at=now + ctx.timing.first_poll_after,

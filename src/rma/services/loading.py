@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Sequence
 
 from rma.domain.returns import ReturnAuthorization
+from rma.ports.unit_of_work import UnitOfWork
 from rma.services.errors import ReturnNotFoundError
-from rma.services.ports import UnitOfWork
 
 
 def load(uow: UnitOfWork, return_id: uuid.UUID) -> ReturnAuthorization:

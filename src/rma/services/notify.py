@@ -15,19 +15,19 @@ from collections.abc import Sequence
 from rma.domain.lifecycle import Status
 from rma.domain.notifications import render
 from rma.faults import fault_point
+from rma.ports.messaging import Step
 from rma.services.context import StageContext
-from rma.services.ports import Step
-from rma.services.steps import NOTIFY_MANY
+from rma.services.flow import NOTIFY_MANY
 
 
 def dispatch(ctx: StageContext, *, limit: int, batch_size: int) -> int:
     """Beat: lease unsent messages and queue them in batches of about `batch_size` (a return's messages stay in one
     batch, in order). Answers how many were handed out. Running it twice is harmless."""
     with ctx.uow() as uow:
-        due = uow.stores.notifications_to_dispatch(now=ctx.clock.now(), limit=limit)
-        uow.stores.lease_notifications([nid for nid, _ in due], until=ctx.machine_deadline())
+        due = uow.notifications.to_dispatch(now=ctx.clock.now(), limit=limit)
+        uow.notifications.lease([nid for nid, _ in due], until=ctx.machine_deadline())
         for batch in _batches(due, batch_size):
-            uow.stores.enqueue(Step(NOTIFY_MANY, {"notification_ids": batch}))
+            uow.outbox.enqueue(Step(NOTIFY_MANY, {"notification_ids": batch}))
         uow.commit()
     return len(due)
 
@@ -48,7 +48,7 @@ def send_batch(ctx: StageContext, notification_ids: Sequence[int]) -> int:
     """Render and send the unsent messages among `notification_ids`; answers how many were sent. Safe to run any
     number of times: sent ones are skipped, and a message is marked sent only after the notifier took it."""
     with ctx.uow() as uow:
-        outgoing = uow.stores.outgoing_notifications(notification_ids)
+        outgoing = uow.notifications.outgoing(notification_ids)
     if not outgoing:
         return 0  # the common case for a repeated or re-driven message: nothing to send
     messages = [
@@ -67,7 +67,7 @@ def send_batch(ctx: StageContext, notification_ids: Sequence[int]) -> int:
     provider_ids = ctx.notifier.send_many(messages)
     fault_point("notify.after_send")
     with ctx.uow() as uow:
-        uow.stores.mark_notified(
+        uow.notifications.mark_sent(
             [(item.id, provider_id) for item, provider_id in zip(outgoing, provider_ids, strict=True)],
             at=ctx.clock.now(),
         )
@@ -78,5 +78,5 @@ def send_batch(ctx: StageContext, notification_ids: Sequence[int]) -> int:
 def send_notifications(ctx: StageContext, return_id: uuid.UUID) -> int:
     """Send what is pending for one return now (the per-return task: replays and upstream callers)."""
     with ctx.uow() as uow:
-        pending = uow.stores.pending_notifications(return_id)
+        pending = uow.notifications.pending(return_id)
     return send_batch(ctx, pending)

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rma.domain.lifecycle import SETTLED_STATUSES, Status
-from rma.services.context import MACHINE_STEPS, StageContext
+from rma.ports.messaging import Step
+from rma.ports.unit_of_work import UnitOfWork
+from rma.services.context import StageContext
 from rma.services.errors import PermanentStageError
+from rma.services.flow import MACHINE_STEPS, POLL, steps_for
 from rma.services.issuance import decide_review
-from rma.services.ports import Step, UnitOfWork
-from rma.services.steps import POLL, steps_for
 
 _POLL_AGAIN = frozenset({Status.LABEL_ISSUED, Status.IN_TRANSIT})
 _ANY_ID = uuid.UUID(int=0)
@@ -43,7 +44,7 @@ def reconcile(ctx: StageContext, *, limit: int) -> Reconciled:
                 continue
             _redrive(ctx, uow, status, now=now, limit=limit, result=result)
         uow.commit()
-    if ctx.auto_review:
+    if ctx.auto_reviewer is not None:
         result.reviewed = _auto_review(ctx, now=now, limit=limit)
     return result
 
@@ -68,12 +69,12 @@ def _redrive(
     retry = [rid for rid in ids if rid not in stuck]
     if status in _POLL_AGAIN:
         for start in range(0, len(retry), POLL_REDRIVE_BATCH):
-            uow.stores.enqueue(
+            uow.outbox.enqueue(
                 Step(POLL, {"return_ids": [str(rid) for rid in retry[start : start + POLL_REDRIVE_BATCH]]})
             )
     else:
         for rid in retry:
-            uow.stores.enqueue(*steps_for(status, rid))  # merged into batch messages when the outbox is written
+            uow.outbox.enqueue(*steps_for(status, rid))  # merged into batch messages when the outbox is written
     # Exponential back-off between re-drives: a slow system must not be buried under its own re-drives.
     for attempt in sorted({counts.get(rid, 0) for rid in retry}):
         batch = [rid for rid in retry if counts.get(rid, 0) == attempt]
@@ -83,13 +84,16 @@ def _redrive(
 
 
 def _auto_review(ctx: StageContext, *, now: datetime, limit: int) -> int:
-    """Sandbox stand-in for the review team: decides reviews that reached their deadline (approves most)."""
+    """The sandbox stand-in for the review team decides the reviews that reached their deadline."""
+    reviewer = ctx.auto_reviewer
+    if reviewer is None:
+        return 0
     with ctx.uow() as uow:
         due = list(uow.returns.ids_due(Status.PENDING_REVIEW, now=now, limit=limit))
     decided = 0
     for rid in due:
         try:
-            decide_review(ctx, rid, approve=rid.int % 5 != 0, note="sandbox auto-review", reviewer="auto-reviewer")
+            decide_review(ctx, rid, approve=reviewer.approves(rid), note="sandbox auto-review", reviewer=reviewer.name)
         except PermanentStageError:
             continue  # decided by someone else meanwhile
         decided += 1

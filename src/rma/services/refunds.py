@@ -15,17 +15,12 @@ from rma.domain.lifecycle import Actor, Status
 from rma.domain.policy.evaluate import OrderHistory
 from rma.domain.returns import ReturnAuthorization
 from rma.faults import fault_point
+from rma.ports.providers import GatewayRefund, ProviderError, RefundDeclined, RefundOrder
+from rma.ports.stores import RefundStatus
+from rma.ports.unit_of_work import UnitOfWork
 from rma.services.context import StageContext
 from rma.services.errors import PermanentStageError
 from rma.services.loading import load_many
-from rma.services.ports import (
-    GatewayRefund,
-    ProviderError,
-    RefundDeclined,
-    RefundOrder,
-    RefundStatus,
-    UnitOfWork,
-)
 
 
 def open_refund(
@@ -56,8 +51,8 @@ def open_refund(
         ret.transition(target, at=now, actor=Actor.POLICY, cause=f"{cause}; nothing to refund")
         ret.due_at = ctx.deadline_for(target, now=now)
         return
-    key = f"rf-{ret.id.hex}-{len(uow.stores.refunds(ret.id)) + 1}"
-    uow.stores.create_refund(
+    key = f"rf-{ret.id.hex}-{len(uow.refunds.of_return(ret.id)) + 1}"
+    uow.refunds.create(
         ret, idempotency_key=key, amount=quote.amount, lines={x.order_line_id: x.amount for x in quote.lines}, at=now
     )
     ret.transition(
@@ -93,7 +88,7 @@ def issue_refunds(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uu
         for ret in load_many(uow, return_ids):
             if ret.status is not Status.REFUND_PENDING:
                 continue
-            pending = [r for r in uow.stores.refunds(ret.id) if r.status is not RefundStatus.FAILED]
+            pending = [r for r in uow.refunds.of_return(ret.id) if r.status is not RefundStatus.FAILED]
             if not pending:
                 raise PermanentStageError(
                     f"return {ret.rma_number or ret.id} is refund_pending without a refund decision"
@@ -115,14 +110,14 @@ def issue_refunds(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uu
             key = orders[ret.id].idempotency_key
             if key in declined:
                 cause = declined[key]
-                uow.stores.fail_refund(key, cause=cause, at=now)
+                uow.refunds.fail(key, cause=cause, at=now)
                 ret.transition(
                     Status.REFUND_FAILED, at=now, actor=Actor.GATEWAY, cause=f"gateway declined: {cause}"[:500]
                 )
                 ret.flag(f"refund declined by the gateway: {cause}", at=now)
             else:
                 result = paid[key]
-                uow.stores.settle_refund(key, gateway_refund_id=result.refund_id, at=now)
+                uow.refunds.settle(key, gateway_refund_id=result.refund_id, at=now)
                 ret.transition(
                     Status.REFUNDED,
                     at=now,

@@ -10,12 +10,14 @@ from rma.domain.errors import DomainError
 from rma.domain.lifecycle import Actor, Status
 from rma.domain.policy.calendar import add_business_days
 from rma.domain.returns import ReturnAuthorization
-from rma.services.context import StageContext, Timing
-from rma.services.inspection import auto_inspect_at
+from rma.ports.messaging import Step
+from rma.ports.providers import TrackingState, TrackingUpdate
+from rma.ports.stores import Parcel
+from rma.ports.unit_of_work import UnitOfWork
+from rma.services.context import StageContext
+from rma.services.flow import POLL, Timing
 from rma.services.loading import load_many
-from rma.services.ports import Parcel, Step, TrackingState, TrackingUpdate, UnitOfWork
 from rma.services.refunds import open_refund
-from rma.services.steps import POLL, next_steps
 
 _STILL_TRAVELLING = frozenset({Status.LABEL_ISSUED, Status.IN_TRANSIT, Status.EXCEPTION})
 _EXCEPTIONS = {
@@ -28,12 +30,12 @@ _EXCEPTIONS = {
 def tick(ctx: StageContext, *, batch_size: int, max_batches: int) -> int:
     """Queue one poll task per batch of due parcels; answers how many parcels. Running it twice is harmless."""
     with ctx.uow() as uow:
-        due = uow.stores.shipments_due(now=ctx.clock.now(), limit=batch_size * max_batches)
+        due = uow.shipments.due(now=ctx.clock.now(), limit=batch_size * max_batches)
         ids = [return_id for return_id, _ in due]
         # Lease them until the poll has had time to run; a lost poll is retried by a later tick.
-        uow.stores.lease_shipments(ids, until=ctx.machine_deadline())
+        uow.shipments.lease(ids, until=ctx.machine_deadline())
         for start in range(0, len(ids), batch_size):
-            uow.stores.enqueue(Step(POLL, {"return_ids": [str(i) for i in ids[start : start + batch_size]]}))
+            uow.outbox.enqueue(Step(POLL, {"return_ids": [str(i) for i in ids[start : start + batch_size]]}))
         uow.commit()
     return len(ids)
 
@@ -43,7 +45,7 @@ def poll(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[str, int]:
     news moves on are updated together in one transaction (one at a time if that fails: one return's conflict must
     not hold up the others). Answers a count per state."""
     with ctx.uow() as uow:
-        parcels = uow.stores.shipments(return_ids)
+        parcels = uow.shipments.parcels(return_ids)
     updates = ctx.carrier.track([parcel.tracking_number for parcel in parcels.values()]) if parcels else {}
     now = ctx.clock.now()
     counts: dict[str, int] = {}
@@ -67,7 +69,7 @@ def poll(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[str, int]:
             moving[return_id] = update
     if unchanged:
         with ctx.uow() as uow:
-            uow.stores.schedule_polls(
+            uow.shipments.schedule_polls(
                 {rid: next_poll_at(now, updates[parcels[rid].tracking_number], ctx.timing) for rid in unchanged}
             )
             uow.commit()
@@ -100,7 +102,7 @@ def next_poll_at(now: datetime, update: TrackingUpdate, timing: Timing) -> datet
 def _apply_all(ctx: StageContext, moving: dict[uuid.UUID, TrackingUpdate]) -> None:
     with ctx.uow() as uow:
         rets = load_many(uow, list(moving))
-        parcels = uow.stores.shipments([ret.id for ret in rets])
+        parcels = uow.shipments.parcels([ret.id for ret in rets])
         for ret in rets:
             if ret.id in parcels:
                 _apply(ctx, uow, ret, moving[ret.id], parcels[ret.id])
@@ -121,7 +123,9 @@ def _delivered(ctx: StageContext, uow: UnitOfWork, ret: ReturnAuthorization, upd
     ret.transition(
         Status.DELIVERED, at=now, actor=Actor.CARRIER, cause="delivered to the returns warehouse", due_at=due
     )
-    uow.stores.open_inspection(ret.id, due_at=due, auto_inspect_at=auto_inspect_at(ctx, ret.id, now))
+    inspector = ctx.auto_inspector
+    auto_at = inspector.inspect_at(ret.id, now) if inspector is not None else None
+    uow.inspections.open(ret.id, due_at=due, auto_inspect_at=auto_at)
 
 
 def _exception(ctx: StageContext, uow: UnitOfWork, ret: ReturnAuthorization, state: TrackingState) -> None:
@@ -149,7 +153,7 @@ def _apply(
     expires_at = parcel.expires_at
     state = update.state
     if ret.status not in _STILL_TRAVELLING:
-        uow.stores.update_shipment(ret.id, state=state.value, next_poll_at=None, event_at=update.at)
+        uow.shipments.update(ret.id, state=state.value, next_poll_at=None, event_at=update.at)
         return
     before = ret.status
     next_poll: datetime | None = next_poll_at(now, update, ctx.timing)
@@ -178,7 +182,6 @@ def _apply(
     else:
         _exception(ctx, uow, ret, state)
         next_poll = None
-    uow.stores.update_shipment(ret.id, state=state.value, next_poll_at=next_poll, event_at=update.at)
+    uow.shipments.update(ret.id, state=state.value, next_poll_at=next_poll, event_at=update.at)
     if ret.status is not before:
         uow.returns.save(ret)
-        uow.stores.enqueue(*next_steps(ret))

@@ -22,11 +22,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from rma.domain.errors import ConcurrentUpdateError
-from rma.domain.lifecycle import SETTLED_STATUSES, Status
 from rma.domain.validation import field_errors
 from rma.logging import get_logger
+from rma.ports.providers import ProviderError
+from rma.ports.stores import DeadLetter
+from rma.services import dead_letters
 from rma.services.context import StageContext
-from rma.services.ports import DeadLetter, ProviderError
 from rma.worker.runtime import runtime_for
 
 log = get_logger(__name__)
@@ -144,14 +145,7 @@ class RmaTask(Task[Any, Any]):
             return_id=return_id,
             kwargs=dict(kwargs),
         )
-        ctx = self.ctx
-        with ctx.uow() as uow:
-            letter_id = uow.stores.add_dead_letter(letter, at=ctx.clock.now())
-            ret = uow.returns.get(return_id) if return_id else None
-            if ret is not None and ret.status not in SETTLED_STATUSES and ret.status is not Status.NEEDS_ATTENTION:
-                ret.flag(f"{self.name} failed: {cause}", at=ctx.clock.now())
-                uow.returns.save(ret)
-            uow.commit()
+        letter_id = dead_letters.record(self.ctx, letter, park=f"{self.name} failed: {cause}")
         log.error("task_dead_lettered", dead_letter_id=letter_id, cause=cause, return_id=kwargs.get("return_id"))
 
 

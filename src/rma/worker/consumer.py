@@ -13,7 +13,8 @@ from typing import Any
 from celery.worker.consumer import Consumer
 
 from rma.logging import get_logger
-from rma.services.ports import DeadLetter
+from rma.ports.stores import DeadLetter
+from rma.services import dead_letters
 from rma.worker.runtime import runtime_for
 
 log = get_logger(__name__)
@@ -41,10 +42,7 @@ class DeadLetteringConsumer(Consumer):
             raw_body=_body_bytes(message),
         )
         try:
-            ctx = runtime_for(self.app).ctx
-            with ctx.uow() as uow:
-                letter_id = uow.stores.add_dead_letter(letter, at=ctx.clock.now())
-                uow.commit()
+            letter_id = dead_letters.record(runtime_for(self.app).ctx, letter)
         except Exception:
             log.exception("dead_letter_failed", cause=cause)
             message.reject(requeue=True)

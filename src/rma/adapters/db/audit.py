@@ -20,13 +20,11 @@ from rma.adapters.db.tables import (
     OutboxRow,
     RefundRow,
     ReturnRow,
-    SandboxLabelRow,
-    SandboxMessageRow,
-    SandboxRefundRow,
     TimelineRow,
 )
+from rma.adapters.sandbox.tables import SandboxLabelRow, SandboxMessageRow, SandboxRefundRow
 from rma.domain.lifecycle import Status, is_allowed
-from rma.services.ports import RefundStatus
+from rma.ports.stores import RefundStatus
 
 FINAL = (Status.CLOSED.value,)
 OUTBOX_GRACE = timedelta(seconds=60)

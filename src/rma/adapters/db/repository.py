@@ -1,26 +1,26 @@
-"""The SQLAlchemy return repository: loads aggregates, saves their changes under an optimistic version check."""
+"""The SQLAlchemy return repository: loads aggregates, saves their changes under an optimistic version check, and
+keeps the changes of its unit of work for the flow to follow up at commit."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from uuid import UUID
 
 import psycopg
 from sqlalchemy import String, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from rma.adapters.db.mapping import new_entries, new_row, new_rows, to_domain, update_row
-from rma.adapters.db.tables import NotificationRow, RefundRow, ReturnLineRow, ReturnRow, TimelineRow, table_of
-from rma.adapters.db.upsert import copy_rows, insert_or_ignore
-from rma.domain.errors import ConcurrentUpdateError, DomainError, DuplicateRequestError
+from rma.adapters.db.tables import RefundRow, ReturnLineRow, ReturnRow, TimelineRow, table_of
+from rma.adapters.db.upsert import copy_rows
+from rma.domain.errors import DomainError, DuplicateRequestError
 from rma.domain.lifecycle import Status, TimelineEntry
-from rma.domain.notifications import CUSTOMER_EVENTS
 from rma.domain.policy.evaluate import OrderHistory
 from rma.domain.returns import ReturnAuthorization
-from rma.services.ports import RefundStatus
+from rma.ports.messaging import Change
+from rma.ports.stores import RefundStatus
 
 UPSTREAM_KEY = "uq_returns_channel_upstream"  # one return per (channel, upstream request id)
 
@@ -32,6 +32,7 @@ class SqlAlchemyReturnRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._rows: dict[UUID, ReturnRow] = {}
+        self._changes: dict[UUID, Change] = {}
 
     def _load(self, row: ReturnRow | None) -> ReturnAuthorization | None:
         return None if row is None else self._load_row(row)
@@ -40,16 +41,17 @@ class SqlAlchemyReturnRepository:
         row = new_row(ret)
         self._session.add(row)
         self._rows[ret.id] = row
-        self._queue_notifications(ret, ret.timeline)
+        self._changed(ret, ret.timeline)
 
     def add_many(self, rets: Sequence[ReturnAuthorization]) -> None:
-        """Insert new returns in three bulk statements (the batch intake's path). They are not tracked for `save`,
-        and none may be in a customer-visible status yet (no notifications are queued here). A request already stored
-        (a concurrent submission won the race) raises DuplicateRequestError."""
+        """Insert new returns in three bulk statements (the batch intake's path). They are not tracked for `save`.
+        A request already stored (a concurrent submission won the race) raises DuplicateRequestError."""
         if not rets:
             return
-        if any(ret.status in CUSTOMER_EVENTS for ret in rets):
+        if any(ret.version or len(ret.timeline) != 1 for ret in rets):
             raise DomainError("add_many takes new returns only (status requested)")
+        for ret in rets:
+            self._changed(ret, ret.timeline)
         rows = [new_rows(ret) for ret in rets]
         tables = (
             (table_of(ReturnRow), [ret for ret, _, _ in rows]),
@@ -94,29 +96,18 @@ class SqlAlchemyReturnRepository:
             raise DomainError(f"return {ret.id} was not loaded through this unit of work")
         entries = new_entries(row, ret)
         update_row(row, ret)
-        self._queue_notifications(ret, entries)
+        self._changed(ret, entries)
 
-    def _queue_notifications(self, ret: ReturnAuthorization, entries: Sequence[TimelineEntry]) -> None:
-        """The customer hears of every visible status change: queued in the same transaction as the change.
+    def _changed(self, ret: ReturnAuthorization, entries: Sequence[TimelineEntry]) -> None:
+        earlier = self._changes.get(ret.id)
+        self._changes[ret.id] = Change(ret, [*(earlier.entries if earlier else ()), *entries])
 
-        One message per (return, event): a status reached twice (a parcel back in transit) is announced once."""
-        values = [
-            {
-                "return_id": ret.id,
-                "event": entry.to_status.value,
-                "seq": entry.seq,
-                "created_at": datetime.now(UTC),
-            }
-            for entry in entries
-            if entry.line_id is None and entry.to_status in CUSTOMER_EVENTS
-        ]
-        if not values:
-            return
-        try:
-            self._session.flush()  # the return row must exist before its notifications (foreign key)
-        except StaleDataError as exc:
-            raise ConcurrentUpdateError(f"return {ret.id} was changed by another writer since it was loaded") from exc
-        insert_or_ignore(self._session, NotificationRow, values)
+    def changes(self) -> list[Change]:
+        """The returns added or saved in this unit of work, with the timeline entries each gained (for the flow)."""
+        return list(self._changes.values())
+
+    def forget_changes(self) -> None:
+        self._changes.clear()
 
     def get(self, return_id: UUID) -> ReturnAuthorization | None:
         return self._load(self._session.get(ReturnRow, return_id))

@@ -1,11 +1,15 @@
-"""Unit of work: one session, one transaction; rolls back on exit unless committed."""
+"""Unit of work: one session, one transaction; rolls back on exit unless committed.
+
+At commit it asks the flow (`rma.ports.messaging.Flow`, given by the composition root) what follows the returns saved
+in it, and writes that, customer messages and outbox rows, in the same transaction; after the commit it hands the
+outbox rows to `after_commit` to be published at once (the relay publishes whatever that misses)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
@@ -13,23 +17,31 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from rma.adapters.db.repository import UPSTREAM_KEY, SqlAlchemyReturnRepository
-from rma.adapters.db.stores import SqlAlchemyStores
+from rma.adapters.db.stores.dead_letters import SqlDeadLetterStore
+from rma.adapters.db.stores.inspections import SqlInspectionStore
+from rma.adapters.db.stores.labels import SqlLabelStore
+from rma.adapters.db.stores.notifications import SqlNotificationStore
+from rma.adapters.db.stores.outbox import SqlOutbox
+from rma.adapters.db.stores.refunds import SqlRefundStore
+from rma.adapters.db.stores.shipments import SqlShipmentStore
 from rma.adapters.db.tables import RmaCounterRow
 from rma.adapters.db.upsert import insert_or_ignore
 from rma.domain.errors import ConcurrentUpdateError, DuplicateRequestError
+from rma.ports.messaging import Flow, OutboxMessage
 
 _UPSTREAM_KEY_HINTS = (UPSTREAM_KEY, "returns.channel, returns.upstream_request_id")
 
 
 # Called with (outbox row id, message) for each message this unit of work committed: the publisher's cue.
-AfterCommit = Callable[[Sequence[tuple[int, dict[str, Any]]]], None]
+AfterCommit = Callable[[Sequence[tuple[int, OutboxMessage]]], None]
 
 
 class SqlAlchemyUnitOfWork:
-    """`after_commit` receives the outbox rows this unit of work committed, to publish them at once."""
-
-    def __init__(self, session_factory: sessionmaker[Session], *, after_commit: AfterCommit | None = None) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], *, flow: Flow, after_commit: AfterCommit | None = None
+    ) -> None:
         self._session_factory = session_factory
+        self._flow = flow
         self._after_commit = after_commit
         self._session: Session | None = None
 
@@ -40,9 +52,15 @@ class SqlAlchemyUnitOfWork:
         return self._session
 
     def __enter__(self) -> Self:
-        self._session = self._session_factory()
-        self.returns = SqlAlchemyReturnRepository(self._session)
-        self.stores = SqlAlchemyStores(self._session, datetime.now(UTC))
+        session = self._session = self._session_factory()
+        self.returns = SqlAlchemyReturnRepository(session)
+        self.labels = SqlLabelStore(session)
+        self.shipments = SqlShipmentStore(session)
+        self.inspections = SqlInspectionStore(session)
+        self.refunds = SqlRefundStore(session)
+        self.notifications = SqlNotificationStore(session)
+        self.dead_letters = SqlDeadLetterStore(session)
+        self.outbox = SqlOutbox(session)
         return self
 
     def __exit__(
@@ -51,7 +69,8 @@ class SqlAlchemyUnitOfWork:
         session = self.session
         try:
             session.rollback()
-            self.stores.discard_outbox()
+            self.outbox.discard()
+            self.returns.forget_changes()
         finally:
             session.close()
             self._session = None
@@ -59,9 +78,14 @@ class SqlAlchemyUnitOfWork:
     def commit(self) -> None:
         session = self.session
         try:
-            self.stores.write_outbox()
+            follow_ups = self._flow.follow_ups(self.returns.changes(), self.outbox.queued)
+            now = datetime.now(UTC)
+            if follow_ups.announcements:
+                session.flush()  # the returns' rows before their messages' (foreign key)
+                self.notifications.add(follow_ups.announcements, at=now)
+            self.outbox.write(follow_ups.chains, at=now)
             session.flush()
-            outbox = [(row.id, row.message) for row in self.stores.outbox_rows]
+            outbox = [(row.id, row.message) for row in self.outbox.written]
             session.commit()
         except StaleDataError as exc:
             session.rollback()
@@ -71,12 +95,16 @@ class SqlAlchemyUnitOfWork:
             if any(hint in str(exc.orig) for hint in _UPSTREAM_KEY_HINTS):
                 raise DuplicateRequestError(str(exc.orig)) from exc
             raise
-        self.stores.outbox_rows.clear()
+        finally:
+            self.returns.forget_changes()
+            self.outbox.discard()
         if outbox and self._after_commit is not None:
             self._after_commit(outbox)
 
     def rollback(self) -> None:
         self.session.rollback()
+        self.returns.forget_changes()
+        self.outbox.discard()
 
     def lock_order(self, channel: str, order_id: str) -> None:
         # PostgreSQL: a transaction-scoped advisory lock on the order. SQLite already runs one writer at a time.

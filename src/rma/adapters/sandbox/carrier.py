@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from rma.adapters.db.tables import SandboxLabelRow
 from rma.adapters.db.upsert import inserted_keys
+from rma.adapters.sandbox.tables import SandboxLabelRow
 from rma.adapters.sandbox.zpl import render_zpl
-from rma.services.ports import Clock, Label, LabelRequest, TrackingState, TrackingUpdate
+from rma.ports.clock import Clock
+from rma.ports.providers import Label, LabelRequest, TrackingState, TrackingUpdate
 
 CARRIER_NAME = "sandbox"
 LABEL_COST = 795

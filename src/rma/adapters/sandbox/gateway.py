@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from rma.adapters.db.tables import SandboxRefundRow
 from rma.adapters.db.upsert import inserted_keys
-from rma.services.ports import Clock, GatewayRefund, RefundDeclined, RefundOrder
+from rma.adapters.sandbox.tables import SandboxRefundRow
+from rma.ports.clock import Clock
+from rma.ports.providers import GatewayRefund, RefundDeclined, RefundOrder
 
 
 def _refund_id(idempotency_key: str) -> str:

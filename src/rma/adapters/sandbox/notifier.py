@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from rma.adapters.db.tables import SandboxMessageRow
 from rma.adapters.db.upsert import insert_or_ignore
+from rma.adapters.sandbox.tables import SandboxMessageRow
 from rma.domain.notifications import CustomerMessage
 from rma.domain.requests import Contact
-from rma.services.ports import Clock
+from rma.ports.clock import Clock
 
 
 class SandboxNotifier:

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from rma.domain.inspection import Grade
 from rma.logging import get_logger
-from rma.services import inspection, steps
+from rma.services import flow, inspection
 from rma.worker.base import RmaTask, parse_return_id
 
 log = get_logger(__name__)
@@ -14,17 +14,21 @@ class InspectionTask(RmaTask):
     stage = "inspection"
 
 
-@shared_task(base=InspectionTask, bind=True, name=steps.INSPECT)
-def inspect(self: InspectionTask, return_id: str, grade: str | None = None, inspector: str = "auto-inspector") -> None:
-    inspection.inspect(self.ctx, parse_return_id(return_id), grade=Grade(grade) if grade else None, inspector=inspector)
+@shared_task(base=InspectionTask, bind=True, name=flow.INSPECT)
+def inspect(self: InspectionTask, return_id: str, grade: str | None = None, inspector: str = "operator") -> None:
+    """A person's grade for a delivered return. A message without a grade is a bad message (dead-lettered with its
+    cause, the return parked): nobody inspected the item, so nothing may be refunded for it."""
+    if grade is None:
+        raise TypeError(f"a grade is required (one of: {', '.join(g.value for g in Grade)})")
+    if not isinstance(inspector, str) or not inspector.strip():
+        raise TypeError("inspector must name who graded the item")
+    inspection.inspect(self.ctx, parse_return_id(return_id), grade=Grade(grade), inspector=inspector)
 
 
-@shared_task(base=InspectionTask, bind=True, name=steps.INSPECT_MANY, time_limit=120, soft_time_limit=100)
+@shared_task(base=InspectionTask, bind=True, name=flow.INSPECT_MANY, time_limit=120, soft_time_limit=100)
 def inspect_many(self: InspectionTask, return_ids: list[str]) -> int:
-    """The auto-inspector's grades for a batch of delivered returns."""
-    return self.run_batch(
-        return_ids, lambda ctx, ids: inspection.inspect_many(ctx, ids, grade=None, inspector="auto-inspector")
-    )
+    """Sandbox: the auto-inspector's grades for a batch of delivered returns (dead-lettered where none runs)."""
+    return self.run_batch(return_ids, inspection.auto_inspect_many)
 
 
 @shared_task(base=InspectionTask, bind=True, name="rma.inspection.auto_tick")

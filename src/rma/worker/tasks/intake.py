@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 
 from rma.domain.requests import ReturnRequest
-from rma.services import steps
+from rma.services import flow
 from rma.services.intake import submit_return
 from rma.worker.base import RmaTask
 
@@ -16,7 +16,7 @@ class IntakeTask(RmaTask):
     stage = "intake"
 
 
-@shared_task(base=IntakeTask, bind=True, name=steps.INTAKE)
+@shared_task(base=IntakeTask, bind=True, name=flow.INTAKE)
 def submit(self: IntakeTask, request: dict[str, Any]) -> str:
     """Validate and store the request (a repeat answers with the existing return); issuance follows via the outbox."""
     parsed = ReturnRequest.model_validate(request)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from rma.services import labels, steps
+from rma.services import flow, labels
 from rma.worker.base import RmaTask, parse_return_id
 
 
@@ -10,12 +10,12 @@ class LabelTask(RmaTask):
     stage = "labels"
 
 
-@shared_task(base=LabelTask, bind=True, name=steps.ISSUE_LABEL)
+@shared_task(base=LabelTask, bind=True, name=flow.ISSUE_LABEL)
 def issue_label(self: LabelTask, return_id: str) -> None:
     labels.issue_label(self.ctx, parse_return_id(return_id))
 
 
-@shared_task(base=LabelTask, bind=True, name=steps.ISSUE_LABELS, time_limit=120, soft_time_limit=100)
+@shared_task(base=LabelTask, bind=True, name=flow.ISSUE_LABELS, time_limit=120, soft_time_limit=100)
 def issue_labels(self: LabelTask, return_ids: list[str]) -> int:
     """Buy the labels of a batch of returns."""
     return self.run_batch(return_ids, labels.issue_labels)

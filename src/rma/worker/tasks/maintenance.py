@@ -3,9 +3,9 @@ from __future__ import annotations
 from celery import shared_task
 
 from rma.logging import get_logger
-from rma.services import closing, reconcile, steps
+from rma.services import closing, flow, reconcile, relay
 from rma.worker.base import RmaTask, parse_return_id
-from rma.worker.runtime import relay_for, settings_for
+from rma.worker.runtime import runtime_for, settings_for
 
 log = get_logger(__name__)
 
@@ -14,12 +14,12 @@ class MaintenanceTask(RmaTask):
     stage = "maintenance"
 
 
-@shared_task(base=MaintenanceTask, bind=True, name=steps.CLOSE)
+@shared_task(base=MaintenanceTask, bind=True, name=flow.CLOSE)
 def close(self: MaintenanceTask, return_id: str) -> None:
     closing.close(self.ctx, parse_return_id(return_id))
 
 
-@shared_task(base=MaintenanceTask, bind=True, name=steps.CLOSE_MANY, time_limit=120, soft_time_limit=100)
+@shared_task(base=MaintenanceTask, bind=True, name=flow.CLOSE_MANY, time_limit=120, soft_time_limit=100)
 def close_many(self: MaintenanceTask, return_ids: list[str]) -> int:
     """Close a batch of settled returns."""
     return self.run_batch(return_ids, closing.close_many)
@@ -38,4 +38,5 @@ def reconcile_due(self: MaintenanceTask) -> dict[str, int]:
 def relay_outbox(self: MaintenanceTask) -> int:
     """Beat: publish outbox rows their own unit of work did not (a crash between commit and publish)."""
     grace = min(5.0, settings_for(self.app).redrive_after_seconds)
-    return relay_for(self.app).publish_pending(older_than_seconds=grace)
+    runtime = runtime_for(self.app)
+    return relay.publish_pending(runtime.ctx.uow, runtime.publisher, older_than_seconds=grace)

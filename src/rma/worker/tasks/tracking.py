@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from rma.services import steps, tracking
+from rma.services import flow, tracking
 from rma.worker.base import RmaTask, parse_return_id
 from rma.worker.runtime import settings_for
 
@@ -20,7 +20,7 @@ def tick(self: TrackingTask) -> int:
     return tracking.tick(self.ctx, batch_size=size, max_batches=MAX_BATCHES_PER_TICK)
 
 
-@shared_task(base=TrackingTask, bind=True, name=steps.POLL, time_limit=120, soft_time_limit=100)
+@shared_task(base=TrackingTask, bind=True, name=flow.POLL, time_limit=120, soft_time_limit=100)
 def poll(self: TrackingTask, return_ids: list[str]) -> dict[str, int]:
     """One carrier call for the whole batch."""
     if not isinstance(return_ids, list):

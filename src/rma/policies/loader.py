@@ -1,4 +1,5 @@
-"""Load a policy book from a TOML (or JSON) file, with every problem named by field."""
+"""Load a policy book from a TOML (or JSON) file, with every problem named by field (configuration, like `rma.config`:
+the composition root and `rma policy` read it; the services get the book in their context)."""
 
 from __future__ import annotations
 

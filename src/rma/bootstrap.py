@@ -159,7 +159,12 @@ def open_engine(settings: Settings) -> Engine:
 
 def database_warnings(engine: Engine) -> list[str]:
     """What in the PostgreSQL server's configuration a production deployment must not run with."""
-    return configuration_warnings(server_settings(engine))
+    return server_warnings(server_settings(engine))
+
+
+def server_warnings(described: dict[str, str]) -> list[str]:
+    """The same, from settings read before (a benchmark's report)."""
+    return configuration_warnings(described)
 
 
 def downgrade_database(engine: Engine, revision: str) -> None:

@@ -99,8 +99,8 @@ def bench_command(  # noqa: PLR0913, PLR0917 - one parameter per command-line op
     workdir: Annotated[Path | None, typer.Option(help="logs go here")] = None,
 ) -> None:
     """Exit 1 if the run did not finish or the audit found a violation."""
-    from rma.adapters.db.server import configuration_warnings  # noqa: PLC0415
     from rma.bench.run import BenchPlan, run_bench  # noqa: PLC0415
+    from rma.bootstrap import server_warnings  # noqa: PLC0415
 
     # SIGTERM unwinds like Ctrl-C, so the run's `finally` stops every process it started (they run in their own
     # sessions and would otherwise outlive it).
@@ -119,7 +119,7 @@ def bench_command(  # noqa: PLR0913, PLR0917 - one parameter per command-line op
     )
     directory = workdir or Path(tempfile.mkdtemp(prefix="rma-bench-"))
     report = run_bench(plan, database_url=database_url, workdir=directory, redis_url=redis_url)
-    for warning in configuration_warnings(report["postgres"]):
+    for warning in server_warnings(report["postgres"]):
         typer.echo(f"warning: {warning}; these figures describe that server, not a production one", err=True)
     if as_json:
         typer.echo(json.dumps(report))

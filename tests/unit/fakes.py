@@ -1,0 +1,171 @@
+"""In-memory fakes of the small ports: a unit of work with the stores a service touches, and a carrier.
+
+They keep just enough behaviour to be honest (a rollback forgets, a commit asks the real flow what follows), so the
+services can be tested without a database or a broker."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+from rma.domain.policy.evaluate import OrderHistory
+from rma.domain.returns import ReturnAuthorization
+from rma.ports.messaging import Announcement, Chain, Change, Step
+from rma.ports.providers import Label, LabelRequest, TrackingUpdate
+from rma.ports.stores import LabelRecord, Parcel
+from rma.services.flow import ReturnFlow
+
+
+@dataclass
+class Database:
+    """What the fakes keep between units of work (a committed state)."""
+
+    returns: dict[UUID, ReturnAuthorization] = field(default_factory=dict)
+    labels: dict[UUID, LabelRecord] = field(default_factory=dict)
+    shipments: dict[UUID, dict[str, Any]] = field(default_factory=dict)
+    outbox: list[Chain] = field(default_factory=list)
+    announcements: list[Announcement] = field(default_factory=list)
+    serials: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+
+class FakeReturns:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.staged: dict[UUID, ReturnAuthorization] = {}
+        self.changes: dict[UUID, Change] = {}
+        self._loaded: dict[UUID, int] = {}
+
+    def add(self, ret: ReturnAuthorization) -> None:
+        self.staged[ret.id] = ret
+        self.changes[ret.id] = Change(ret, list(ret.timeline))
+
+    def get_many(self, return_ids: Sequence[UUID]) -> dict[UUID, ReturnAuthorization]:
+        found = {rid: self._db.returns[rid].model_copy(deep=True) for rid in return_ids if rid in self._db.returns}
+        self._loaded.update({rid: len(ret.timeline) for rid, ret in found.items()})
+        return found
+
+    def get(self, return_id: UUID) -> ReturnAuthorization | None:
+        return self.get_many([return_id]).get(return_id)
+
+    def save(self, ret: ReturnAuthorization) -> None:
+        self.staged[ret.id] = ret
+        self.changes[ret.id] = Change(ret, ret.timeline[self._loaded.get(ret.id, 0) :])
+
+    def order_histories(self, rets: Sequence[ReturnAuthorization]) -> dict[UUID, OrderHistory]:
+        return {ret.id: OrderHistory() for ret in rets}
+
+
+class FakeLabels:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.staged: dict[UUID, LabelRecord] = {}
+
+    def get(self, return_id: UUID) -> LabelRecord | None:
+        return self.staged.get(return_id) or self._db.labels.get(return_id)
+
+    def reserve(self, return_id: UUID, *, idempotency_key: str, carrier: str, at: datetime) -> bool:  # noqa: ARG002
+        if self.get(return_id) is not None:
+            return False
+        self.staged[return_id] = LabelRecord(return_id, idempotency_key, carrier, None, None, None)
+        return True
+
+    def complete(self, return_id: UUID, label: Label, *, at: datetime) -> None:  # noqa: ARG002
+        reserved = self.get(return_id)
+        if reserved is None:
+            raise LookupError(f"no label reservation for return {return_id}")
+        self.staged[return_id] = LabelRecord(
+            return_id,
+            reserved.idempotency_key,
+            label.carrier,
+            label.tracking_number,
+            label.label_format,
+            label.document,
+        )
+
+
+class FakeShipments:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.staged: dict[UUID, dict[str, Any]] = {}
+
+    def add(self, return_id: UUID, *, tracking_number: str, next_poll_at: datetime, expires_at: datetime) -> None:
+        if return_id not in self._db.shipments:
+            self.staged[return_id] = {"tracking": tracking_number, "next_poll_at": next_poll_at, "expires": expires_at}
+
+    def parcels(self, return_ids: Sequence[UUID]) -> dict[UUID, Parcel]:
+        known = {**self._db.shipments, **self.staged}
+        return {rid: Parcel(known[rid]["tracking"], known[rid]["expires"], "label_created") for rid in return_ids}
+
+
+class FakeOutbox:
+    def __init__(self) -> None:
+        self.queued: list[Chain] = []
+
+    def enqueue(self, *steps: Step) -> None:
+        self.queued.append(steps)
+
+
+class FakeUnitOfWork:
+    """Commit applies what was staged and, as the real one does, asks the flow what follows the saved returns."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def __enter__(self) -> Self:
+        self.returns = FakeReturns(self._db)
+        self.labels = FakeLabels(self._db)
+        self.shipments = FakeShipments(self._db)
+        self.outbox = FakeOutbox()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.returns.staged.clear()  # whatever was not committed is forgotten
+
+    def commit(self) -> None:
+        follow_ups = ReturnFlow().follow_ups(list(self.returns.changes.values()), self.outbox.queued)
+        self._db.returns.update({rid: ret.model_copy(deep=True) for rid, ret in self.returns.staged.items()})
+        self._db.labels.update(self.labels.staged)
+        self._db.shipments.update(self.shipments.staged)
+        self._db.outbox.extend(follow_ups.chains)
+        self._db.announcements.extend(follow_ups.announcements)
+        self.returns.staged.clear()
+        self.returns.changes.clear()
+
+    def next_rma_serials(self, prefix: str, count: int) -> range:  # noqa: ARG002
+        first = next(self._db.serials)
+        for _ in range(count - 1):
+            next(self._db.serials)
+        return range(first, first + count)
+
+    def lock_order(self, channel: str, order_id: str) -> None:
+        pass
+
+
+@dataclass
+class FakeCarrier:
+    """Sells one label per idempotency key, as a real carrier's idempotent API does; counts its sales."""
+
+    name: str = "fake"
+    sold: dict[str, Label] = field(default_factory=dict)
+    calls: int = 0
+
+    def create_labels(self, requests: Sequence[LabelRequest]) -> dict[str, Label]:
+        self.calls += 1
+        for request in requests:
+            self.sold.setdefault(
+                request.idempotency_key, Label(f"TRK{len(self.sold) + 1:06d}", self.name, "ZPL", b"^XA^XZ", 795)
+            )
+        return {request.idempotency_key: self.sold[request.idempotency_key] for request in requests}
+
+    def find_labels(self, idempotency_keys: Sequence[str]) -> dict[str, Label]:
+        return {key: self.sold[key] for key in idempotency_keys if key in self.sold}
+
+    def track(self, tracking_numbers: Sequence[str]) -> dict[str, TrackingUpdate]:  # noqa: ARG002
+        raise AssertionError("not used by these tests")

@@ -1,0 +1,122 @@
+"""Services against in-memory fakes of the small ports: no database, no broker. What follows each change comes from
+the real flow module, asked by the fake unit of work at commit, as the real one does."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+from tests.conftest import ManualClock
+from tests.unit.fakes import Database, FakeCarrier, FakeUnitOfWork
+
+from rma.domain.lifecycle import Actor, Status
+from rma.domain.policy.model import PolicyBook
+from rma.domain.requests import ReturnRequest
+from rma.domain.returns import ReturnAuthorization
+from rma.ports.messaging import Step
+from rma.ports.providers import Notifier, PaymentGateway
+from rma.services import closing, issuance, labels
+from rma.services.context import StageContext
+from rma.services.flow import CLOSE, ISSUE_LABEL, ISSUE_LABELS
+
+NOW = datetime(2026, 9, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db() -> Database:
+    return Database()
+
+
+@pytest.fixture
+def carrier() -> FakeCarrier:
+    return FakeCarrier()
+
+
+@pytest.fixture
+def ctx(db: Database, carrier: FakeCarrier, policy_book: PolicyBook) -> StageContext:
+    return StageContext(
+        uow=lambda: FakeUnitOfWork(db),  # type: ignore[arg-type, return-value]
+        clock=ManualClock(NOW),
+        book=policy_book,
+        rma_prefix="RMA",
+        carrier=carrier,
+        gateway=cast("PaymentGateway", None),
+        notifier=cast("Notifier", None),
+    )
+
+
+def _stored(db: Database, request: ReturnRequest) -> ReturnAuthorization:
+    ret = ReturnAuthorization.receive(request, return_id=uuid.uuid4(), at=NOW - timedelta(hours=1))
+    db.returns[ret.id] = ret
+    return ret
+
+
+def _authorized(db: Database, ctx: StageContext, make_request: Any, n: int) -> list[uuid.UUID]:
+    ids = [_stored(db, make_request(upstream_request_id=f"req-{i}")).id for i in range(n)]
+    issuance.issue_many(ctx, ids)
+    db.outbox.clear()
+    db.announcements.clear()
+    return ids
+
+
+def test_issuance_hands_each_authorized_return_to_the_label_stage_through_the_flow(
+    db: Database, ctx: StageContext, make_request: Any
+) -> None:
+    ids = [_stored(db, make_request(upstream_request_id=f"req-{i}")).id for i in range(3)]
+
+    statuses = issuance.issue_many(ctx, ids)
+
+    assert set(statuses.values()) == {Status.AUTHORIZED}
+    assert all(db.returns[rid].rma_number for rid in ids)
+    # One batch message for the three (the flow merges per-return chains), and one "authorized" message each.
+    ((step,),) = db.outbox
+    assert step.task == ISSUE_LABELS
+    assert sorted(step.kwargs["return_ids"]) == sorted(str(rid) for rid in ids)
+    assert sorted((a.return_id, a.event) for a in db.announcements) == sorted((rid, Status.AUTHORIZED) for rid in ids)
+
+
+def test_a_lone_return_keeps_its_per_return_message(db: Database, ctx: StageContext, make_request: Any) -> None:
+    (rid,) = [_stored(db, make_request()).id]
+    issuance.issue(ctx, rid)
+    assert db.outbox == [(Step(ISSUE_LABEL, {"return_id": str(rid)}),)]
+
+
+def test_labels_are_bought_once_per_return_however_often_the_stage_runs(
+    db: Database, ctx: StageContext, carrier: FakeCarrier, make_request: Any
+) -> None:
+    ids = _authorized(db, ctx, make_request, 2)
+
+    first = labels.issue_labels(ctx, ids)
+    again = labels.issue_labels(ctx, ids)
+
+    assert set(first.values()) == set(again.values()) == {Status.LABEL_ISSUED}
+    assert len(carrier.sold) == 2
+    assert carrier.calls == 1  # the second run found nothing left to buy
+    assert {record.tracking_number for record in db.labels.values()} == {
+        label.tracking_number for label in carrier.sold.values()
+    }
+    assert set(db.shipments) == set(ids)
+    # The label's expiry is the status's deadline; the customer hears once; nothing is queued (the carrier moves next).
+    assert all(db.returns[rid].due_at == NOW + ctx.timing.label_valid for rid in ids)
+    assert sorted(a.event for a in db.announcements) == [Status.LABEL_ISSUED] * 2
+    assert db.outbox == []
+
+
+def test_closing_closes_settled_returns_only_and_nobody_is_told(
+    db: Database, ctx: StageContext, make_request: Any
+) -> None:
+    settled = _stored(db, make_request(upstream_request_id="a"))
+    settled.transition(Status.REJECTED, at=NOW, actor=Actor.POLICY, cause="test")
+    waiting = _stored(db, make_request(upstream_request_id="b"))
+    db.returns[settled.id] = settled
+
+    result = closing.close_many(ctx, [settled.id, waiting.id])
+
+    assert result == {settled.id: Status.CLOSED, waiting.id: Status.REQUESTED}
+    assert db.returns[settled.id].status is Status.CLOSED
+    assert db.returns[waiting.id].status is Status.REQUESTED
+    assert db.announcements == []  # closing is internal
+    assert db.outbox == []
+    assert CLOSE not in {step.task for chain in db.outbox for step in chain}

@@ -68,24 +68,20 @@ class FakeLabels:
     def get(self, return_id: UUID) -> LabelRecord | None:
         return self.staged.get(return_id) or self._db.labels.get(return_id)
 
-    def reserve(self, return_id: UUID, *, idempotency_key: str, carrier: str, at: datetime) -> bool:  # noqa: ARG002
-        if self.get(return_id) is not None:
-            return False
-        self.staged[return_id] = LabelRecord(return_id, idempotency_key, carrier, None, None, None)
-        return True
+    def reserve_many(self, keys: dict[UUID, str], *, carrier: str, at: datetime) -> set[UUID]:  # noqa: ARG002
+        fresh = {rid for rid in keys if self.get(rid) is None}
+        self.staged.update({rid: LabelRecord(rid, keys[rid], carrier, None, None, None) for rid in fresh})
+        return fresh
 
-    def complete(self, return_id: UUID, label: Label, *, at: datetime) -> None:  # noqa: ARG002
-        reserved = self.get(return_id)
-        if reserved is None:
-            raise LookupError(f"no label reservation for return {return_id}")
-        self.staged[return_id] = LabelRecord(
-            return_id,
-            reserved.idempotency_key,
-            label.carrier,
-            label.tracking_number,
-            label.label_format,
-            label.document,
-        )
+    def complete_many(self, labels: dict[UUID, Label], *, at: datetime) -> None:  # noqa: ARG002
+        for return_id, label in labels.items():
+            reserved = self.get(return_id)
+            if reserved is None:
+                raise LookupError(f"no label reservation for return {return_id}")
+            key, number = reserved.idempotency_key, label.tracking_number
+            self.staged[return_id] = LabelRecord(
+                return_id, key, label.carrier, number, label.label_format, label.document
+            )
 
 
 class FakeShipments:
@@ -93,9 +89,10 @@ class FakeShipments:
         self._db = db
         self.staged: dict[UUID, dict[str, Any]] = {}
 
-    def add(self, return_id: UUID, *, tracking_number: str, next_poll_at: datetime, expires_at: datetime) -> None:
-        if return_id not in self._db.shipments:
-            self.staged[return_id] = {"tracking": tracking_number, "next_poll_at": next_poll_at, "expires": expires_at}
+    def add_many(self, tracking_numbers: dict[UUID, str], *, next_poll_at: datetime, expires_at: datetime) -> None:
+        for return_id, tracking in tracking_numbers.items():
+            if return_id not in self._db.shipments:
+                self.staged[return_id] = {"tracking": tracking, "next_poll_at": next_poll_at, "expires": expires_at}
 
     def parcels(self, return_ids: Sequence[UUID]) -> dict[UUID, Parcel]:
         known = {**self._db.shipments, **self.staged}

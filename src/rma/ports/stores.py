@@ -36,7 +36,11 @@ class LabelStore(Protocol):
         """Commit the label's idempotency key before the carrier is called; True when this call made the reservation
         (so no carrier call with that key can have happened yet)."""
 
-    def complete(self, return_id: UUID, label: Label, *, at: datetime) -> None: ...
+    def reserve_many(self, keys: dict[UUID, str], *, carrier: str, at: datetime) -> set[UUID]:
+        """`reserve` for a batch (return id -> idempotency key), in one statement; the returns this call reserved."""
+
+    def complete_many(self, labels: dict[UUID, Label], *, at: datetime) -> None:
+        """Record the labels bought for reserved returns, in one statement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +52,20 @@ class Parcel:
     carrier_status: str  # the last state the carrier reported
 
 
+@dataclass(frozen=True, slots=True)
+class ParcelNews:
+    """What a poll learnt of a parcel: its state, when the carrier saw it, and when to ask again (None: never)."""
+
+    return_id: UUID
+    state: str
+    next_poll_at: datetime | None
+    event_at: datetime | None
+
+
 class ShipmentStore(Protocol):
-    def add(self, return_id: UUID, *, tracking_number: str, next_poll_at: datetime, expires_at: datetime) -> None: ...
+    def add_many(self, tracking_numbers: dict[UUID, str], *, next_poll_at: datetime, expires_at: datetime) -> None:
+        """Start tracking the parcels of a batch (return id -> tracking number), in one statement; a parcel already
+        tracked is left as it is."""
 
     def due(self, *, now: datetime, limit: int) -> Sequence[tuple[UUID, str]]:
         """(return id, tracking number) of the parcels whose next poll is due, the longest waiting first."""
@@ -62,9 +78,8 @@ class ShipmentStore(Protocol):
     def parcels(self, return_ids: Sequence[UUID]) -> dict[UUID, Parcel]:
         """The parcels of those returns that have one, in one query."""
 
-    def update(
-        self, return_id: UUID, *, state: str, next_poll_at: datetime | None, event_at: datetime | None
-    ) -> None: ...
+    def record_news(self, news: Sequence[ParcelNews]) -> None:
+        """Each parcel's new state and next poll, in one statement."""
 
 
 # --- inspections ------------------------------------------------------------------------------------------------
@@ -82,7 +97,8 @@ class InspectionRecord:
 class InspectionStore(Protocol):
     def open(self, return_id: UUID, *, due_at: datetime, auto_inspect_at: datetime | None) -> None: ...
 
-    def get(self, return_id: UUID) -> InspectionRecord | None: ...
+    def get_many(self, return_ids: Sequence[UUID]) -> dict[UUID, InspectionRecord]:
+        """Those of the returns that have one, in one query."""
 
     def record(self, return_id: UUID, *, grade: Grade, disposition: str, inspector: str, at: datetime) -> None: ...
 
@@ -125,6 +141,9 @@ class RefundStore(Protocol):
 
     def of_return(self, return_id: UUID) -> Sequence[RefundRecord]:
         """The return's refund decisions, oldest first."""
+
+    def of_returns(self, return_ids: Sequence[UUID]) -> dict[UUID, list[RefundRecord]]:
+        """The same for a batch, in one query (a return without any is absent)."""
 
     def settle(self, idempotency_key: str, *, gateway_refund_id: str, at: datetime) -> None: ...
 

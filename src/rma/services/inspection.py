@@ -61,8 +61,10 @@ def _inspect_many(
         now = ctx.clock.now()
         delivered = [ret for ret in rets if ret.status is Status.DELIVERED]
         histories = lock_orders_and_read_histories(uow, delivered)
+        records = uow.inspections.get_many([ret.id for ret in delivered])
+        decided = uow.refunds.of_returns([ret.id for ret in delivered])
         for ret in delivered:
-            record = uow.inspections.get(ret.id)
+            record = records.get(ret.id)
             if record is None:
                 raise PermanentStageError(f"delivered return {ret.rma_number} has no inspection record")
             chosen = grade_of(ret)
@@ -77,7 +79,13 @@ def _inspect_many(
                 cause=f"graded {chosen.value} by {inspector}{late}; disposition {disposition.value}",
             )
             open_refund(
-                ctx, uow, ret, grade=chosen, cause=f"inspection grade {chosen.value}", history=histories.get(ret.id)
+                ctx,
+                uow,
+                ret,
+                grade=chosen,
+                cause=f"inspection grade {chosen.value}",
+                history=histories.get(ret.id),
+                refunds_before=len(decided.get(ret.id, [])),
             )
             uow.returns.save(ret)
         uow.commit()

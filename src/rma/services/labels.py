@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 
 from rma.domain.lifecycle import Actor, Status
+from rma.domain.returns import ReturnAuthorization
 from rma.faults import fault_point
 from rma.ports.providers import LabelRequest
 from rma.services.context import StageContext
@@ -29,15 +30,20 @@ def issue_labels(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uui
     recorded and the returns moved in one transaction. Safe to run any number of times."""
     requests: list[tuple[LabelRequest, bool]] = []
     with ctx.uow() as uow:
+        wanted: list[tuple[ReturnAuthorization, str]] = []
         for ret in load_many(uow, return_ids):
             if ret.status is not Status.AUTHORIZED or (ret.decision is not None and ret.decision.returnless):
                 continue
             if ret.rma_number is None:
                 raise PermanentStageError(f"authorized return {ret.id} has no RMA number")
-            key = label_key(ret.id)
-            fresh = uow.labels.reserve(ret.id, idempotency_key=key, carrier=ctx.carrier.name, at=ctx.clock.now())
-            request = LabelRequest(idempotency_key=key, rma_number=ret.rma_number, ship_from=ret.request.return_from)
-            requests.append((request, fresh))
+            wanted.append((ret, ret.rma_number))
+        keys = {ret.id: label_key(ret.id) for ret, _ in wanted}
+        fresh = uow.labels.reserve_many(keys, carrier=ctx.carrier.name, at=ctx.clock.now())
+        for ret, rma_number in wanted:
+            request = LabelRequest(
+                idempotency_key=keys[ret.id], rma_number=rma_number, ship_from=ret.request.return_from
+            )
+            requests.append((request, ret.id in fresh))
         uow.commit()
     # Outside any transaction: the carrier is a remote system, called once per batch. Only a reservation made by an
     # earlier attempt can have reached the carrier, so only those keys are first looked up among the labels it sold.
@@ -51,17 +57,21 @@ def issue_labels(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uui
         rets = load_many(uow, return_ids)
         now = ctx.clock.now()
         expires_at = now + ctx.timing.label_valid
+        labelled = {
+            ret.id: label
+            for ret in rets
+            if (label := bought.get(label_key(ret.id))) is not None and ret.status is Status.AUTHORIZED
+        }
+        uow.labels.complete_many(labelled, at=now)
+        uow.shipments.add_many(
+            {rid: label.tracking_number for rid, label in labelled.items()},
+            next_poll_at=now + ctx.timing.first_poll_after,
+            expires_at=expires_at,
+        )
         for ret in rets:
-            label = bought.get(label_key(ret.id))
-            if label is None or ret.status is not Status.AUTHORIZED:
+            label = labelled.get(ret.id)
+            if label is None:
                 continue
-            uow.labels.complete(ret.id, label, at=now)
-            uow.shipments.add(
-                ret.id,
-                tracking_number=label.tracking_number,
-                next_poll_at=now + ctx.timing.first_poll_after,
-                expires_at=expires_at,
-            )
             ret.transition(
                 Status.LABEL_ISSUED,
                 at=now,

@@ -31,11 +31,13 @@ def open_refund(
     grade: Grade | None,
     cause: str,
     history: OrderHistory | None = None,
+    refunds_before: int | None = None,
 ) -> None:
     """Decide what is owed and move to refund_pending (or close when nothing is owed). Caller saves and commits.
 
     `history`: the order's history read in this transaction after the caller took the order's lock (a batch reads
-    them together, see `lock_orders_and_read_histories`); when None, the lock is taken and the history read here."""
+    them together, see `lock_orders_and_read_histories`); when None, the lock is taken and the history read here.
+    `refunds_before`: how many refund decisions the return has had (a batch reads them together), read if None."""
     if ret.decision is None:
         raise PermanentStageError(f"return {ret.id} has no policy decision to refund against")
     policy = ctx.book.in_force(ret.request.order_date)
@@ -51,7 +53,9 @@ def open_refund(
         ret.transition(target, at=now, actor=Actor.POLICY, cause=f"{cause}; nothing to refund")
         ret.due_at = ctx.deadline_for(target, now=now)
         return
-    key = f"rf-{ret.id.hex}-{len(uow.refunds.of_return(ret.id)) + 1}"
+    if refunds_before is None:
+        refunds_before = len(uow.refunds.of_return(ret.id))
+    key = f"rf-{ret.id.hex}-{refunds_before + 1}"
     uow.refunds.create(
         ret, idempotency_key=key, amount=quote.amount, lines={x.order_line_id: x.amount for x in quote.lines}, at=now
     )
@@ -85,10 +89,10 @@ def issue_refunds(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uu
     number of times."""
     orders: dict[uuid.UUID, RefundOrder] = {}
     with ctx.uow() as uow:
-        for ret in load_many(uow, return_ids):
-            if ret.status is not Status.REFUND_PENDING:
-                continue
-            pending = [r for r in uow.refunds.of_return(ret.id) if r.status is not RefundStatus.FAILED]
+        due = [ret for ret in load_many(uow, return_ids) if ret.status is Status.REFUND_PENDING]
+        decisions = uow.refunds.of_returns([ret.id for ret in due])
+        for ret in due:
+            pending = [r for r in decisions.get(ret.id, []) if r.status is not RefundStatus.FAILED]
             if not pending:
                 raise PermanentStageError(
                     f"return {ret.rma_number or ret.id} is refund_pending without a refund decision"

@@ -12,7 +12,7 @@ from rma.domain.policy.calendar import add_business_days
 from rma.domain.returns import ReturnAuthorization
 from rma.ports.messaging import Step
 from rma.ports.providers import TrackingState, TrackingUpdate
-from rma.ports.stores import Parcel
+from rma.ports.stores import Parcel, ParcelNews
 from rma.ports.unit_of_work import UnitOfWork
 from rma.services.context import StageContext
 from rma.services.flow import POLL, Timing
@@ -103,9 +103,11 @@ def _apply_all(ctx: StageContext, moving: dict[uuid.UUID, TrackingUpdate]) -> No
     with ctx.uow() as uow:
         rets = load_many(uow, list(moving))
         parcels = uow.shipments.parcels([ret.id for ret in rets])
+        news: list[ParcelNews] = []
         for ret in rets:
             if ret.id in parcels:
-                _apply(ctx, uow, ret, moving[ret.id], parcels[ret.id])
+                _apply(ctx, uow, ret, moving[ret.id], parcels[ret.id], news)
+        uow.shipments.record_news(news)  # one statement for the batch
         uow.commit()
 
 
@@ -147,13 +149,19 @@ def _exception(ctx: StageContext, uow: UnitOfWork, ret: ReturnAuthorization, sta
 
 
 def _apply(
-    ctx: StageContext, uow: UnitOfWork, ret: ReturnAuthorization, update: TrackingUpdate, parcel: Parcel
+    ctx: StageContext,
+    uow: UnitOfWork,
+    ret: ReturnAuthorization,
+    update: TrackingUpdate,
+    parcel: Parcel,
+    news: list[ParcelNews],
 ) -> None:
+    """Move the return as the news says; add to `news` what to record of the parcel."""
     now = ctx.clock.now()
     expires_at = parcel.expires_at
     state = update.state
     if ret.status not in _STILL_TRAVELLING:
-        uow.shipments.update(ret.id, state=state.value, next_poll_at=None, event_at=update.at)
+        news.append(ParcelNews(ret.id, state.value, next_poll_at=None, event_at=update.at))
         return
     before = ret.status
     next_poll: datetime | None = next_poll_at(now, update, ctx.timing)
@@ -182,6 +190,6 @@ def _apply(
     else:
         _exception(ctx, uow, ret, state)
         next_poll = None
-    uow.shipments.update(ret.id, state=state.value, next_poll_at=next_poll, event_at=update.at)
     if ret.status is not before:
         uow.returns.save(ret)
+    news.append(ParcelNews(ret.id, state.value, next_poll_at=next_poll, event_at=update.at))

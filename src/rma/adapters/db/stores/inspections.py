@@ -24,17 +24,26 @@ class SqlInspectionStore:
         values = {"return_id": return_id, "due_at": due_at, "auto_inspect_at": auto_inspect_at}
         insert_or_ignore(self._session, InspectionRow, values)
 
-    def get(self, return_id: UUID) -> InspectionRecord | None:
-        row = self._session.get(InspectionRow, return_id)
-        if row is None:
-            return None
-        return InspectionRecord(
-            return_id=row.return_id,
-            due_at=row.due_at,
-            inspected_at=row.inspected_at,
-            grade=Grade(row.grade) if row.grade else None,
-            escalated_at=row.escalated_at,
-        )
+    def get_many(self, return_ids: Sequence[UUID]) -> dict[UUID, InspectionRecord]:
+        if not return_ids:
+            return {}
+        stmt = select(
+            InspectionRow.return_id,
+            InspectionRow.due_at,
+            InspectionRow.inspected_at,
+            InspectionRow.grade,
+            InspectionRow.escalated_at,
+        ).where(InspectionRow.return_id.in_(list(return_ids)))
+        return {
+            return_id: InspectionRecord(
+                return_id=return_id,
+                due_at=due_at,
+                inspected_at=inspected_at,
+                grade=Grade(grade) if grade else None,
+                escalated_at=escalated_at,
+            )
+            for return_id, due_at, inspected_at, grade, escalated_at in self._session.execute(stmt)
+        }
 
     def record(self, return_id: UUID, *, grade: Grade, disposition: str, inspector: str, at: datetime) -> None:
         update_one(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
-from rma.adapters.db.stores.statements import update_one
-from rma.adapters.db.tables import LabelRow
-from rma.adapters.db.upsert import inserted
+from rma.adapters.db.tables import LabelRow, table_of
+from rma.adapters.db.upsert import inserted_keys
 from rma.ports.providers import Label
 from rma.ports.stores import LabelRecord
 
@@ -32,19 +32,40 @@ class SqlLabelStore:
         )
 
     def reserve(self, return_id: UUID, *, idempotency_key: str, carrier: str, at: datetime) -> bool:
-        values = {"return_id": return_id, "idempotency_key": idempotency_key, "carrier": carrier, "requested_at": at}
-        return inserted(self._session, LabelRow, values)
+        return return_id in self.reserve_many({return_id: idempotency_key}, carrier=carrier, at=at)
 
-    def complete(self, return_id: UUID, label: Label, *, at: datetime) -> None:
-        update_one(
-            self._session,
-            LabelRow,
-            LabelRow.return_id == return_id,
-            f"no label reservation for return {return_id}",
-            tracking_number=label.tracking_number,
-            carrier=label.carrier,
-            label_format=label.label_format,
-            document=label.document,
-            cost=label.cost,
-            created_at=at,
+    def reserve_many(self, keys: dict[UUID, str], *, carrier: str, at: datetime) -> set[UUID]:
+        rows = [
+            {"return_id": return_id, "idempotency_key": key, "carrier": carrier, "requested_at": at}
+            for return_id, key in keys.items()
+        ]
+        return inserted_keys(self._session, LabelRow, rows)
+
+    def complete_many(self, labels: dict[UUID, Label], *, at: datetime) -> None:
+        if not labels:
+            return
+        table = table_of(LabelRow)
+        self._session.execute(
+            update(table)
+            .where(table.c.return_id == bindparam("rid"))
+            .values(
+                tracking_number=bindparam("tracking_number"),
+                carrier=bindparam("carrier_name"),
+                label_format=bindparam("label_format"),
+                document=bindparam("document"),
+                cost=bindparam("cost"),
+                created_at=bindparam("at"),
+            ),
+            [
+                {
+                    "rid": return_id,
+                    "tracking_number": label.tracking_number,
+                    "carrier_name": label.carrier,
+                    "label_format": label.label_format,
+                    "document": label.document,
+                    "cost": label.cost,
+                    "at": at,
+                }
+                for return_id, label in labels.items()
+            ],
         )

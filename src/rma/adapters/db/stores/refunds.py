@@ -37,21 +37,28 @@ class SqlRefundStore:
         insert_or_ignore(self._session, RefundRow, values)
 
     def of_return(self, return_id: UUID) -> Sequence[RefundRecord]:
-        self._session.flush()
-        stmt = select(RefundRow).where(RefundRow.return_id == return_id).order_by(RefundRow.id)
-        return [
-            RefundRecord(
-                id=row.id,
-                return_id=row.return_id,
-                idempotency_key=row.idempotency_key,
-                amount=row.amount,
-                currency=row.currency,
-                lines={k: int(v) for k, v in row.lines.items()},
-                status=RefundStatus(row.status),
-                gateway_refund_id=row.gateway_refund_id,
+        return self.of_returns([return_id]).get(return_id, [])
+
+    def of_returns(self, return_ids: Sequence[UUID]) -> dict[UUID, list[RefundRecord]]:
+        if not return_ids:
+            return {}
+        self._session.flush()  # refund decisions this transaction made count too
+        stmt = select(RefundRow).where(RefundRow.return_id.in_(list(return_ids))).order_by(RefundRow.id)
+        found: dict[UUID, list[RefundRecord]] = {}
+        for row in self._session.scalars(stmt):
+            found.setdefault(row.return_id, []).append(
+                RefundRecord(
+                    id=row.id,
+                    return_id=row.return_id,
+                    idempotency_key=row.idempotency_key,
+                    amount=row.amount,
+                    currency=row.currency,
+                    lines={k: int(v) for k, v in row.lines.items()},
+                    status=RefundStatus(row.status),
+                    gateway_refund_id=row.gateway_refund_id,
+                )
             )
-            for row in self._session.scalars(stmt)
-        ]
+        return found
 
     def _update(self, idempotency_key: str, **values: object) -> None:
         update_one(

@@ -6,28 +6,32 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from rma.adapters.db.stores.statements import update_one
-from rma.adapters.db.tables import ShipmentRow, table_of
+from rma.adapters.db.tables import ShipmentRow, UtcDateTime, table_of
 from rma.adapters.db.upsert import insert_or_ignore
-from rma.ports.stores import Parcel
+from rma.ports.stores import Parcel, ParcelNews
 
 
 class SqlShipmentStore:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add(self, return_id: UUID, *, tracking_number: str, next_poll_at: datetime, expires_at: datetime) -> None:
-        values = {
-            "return_id": return_id,
-            "tracking_number": tracking_number,
-            "carrier_status": "label_created",
-            "next_poll_at": next_poll_at,
-            "expires_at": expires_at,
-            "polls": 0,
-        }
+    def add_many(self, tracking_numbers: dict[UUID, str], *, next_poll_at: datetime, expires_at: datetime) -> None:
+        if not tracking_numbers:
+            return
+        values = [
+            {
+                "return_id": return_id,
+                "tracking_number": tracking_number,
+                "carrier_status": "label_created",
+                "next_poll_at": next_poll_at,
+                "expires_at": expires_at,
+                "polls": 0,
+            }
+            for return_id, tracking_number in tracking_numbers.items()
+        ]
         insert_or_ignore(self._session, ShipmentRow, values)
 
     def due(self, *, now: datetime, limit: int) -> Sequence[tuple[UUID, str]]:
@@ -64,18 +68,22 @@ class SqlShipmentStore:
             for return_id, number, expires, status in self._session.execute(stmt)
         }
 
-    def update(self, return_id: UUID, *, state: str, next_poll_at: datetime | None, event_at: datetime | None) -> None:
-        values: dict[str, object] = {
-            "carrier_status": state,
-            "next_poll_at": next_poll_at,
-            "polls": ShipmentRow.polls + 1,
-        }
-        if event_at is not None:
-            values["last_event_at"] = event_at
-        update_one(
-            self._session,
-            ShipmentRow,
-            ShipmentRow.return_id == return_id,
-            f"no shipment for return {return_id}",
-            **values,
+    def record_news(self, news: Sequence[ParcelNews]) -> None:
+        if not news:
+            return
+        table = table_of(ShipmentRow)
+        self._session.execute(
+            update(table)
+            .where(table.c.return_id == bindparam("rid"))
+            .values(
+                carrier_status=bindparam("state"),
+                next_poll_at=bindparam("next_poll"),
+                polls=table.c.polls + 1,
+                # The carrier's scan time when it gave one; the one seen before otherwise.
+                last_event_at=func.coalesce(bindparam("event_at", type_=UtcDateTime()), table.c.last_event_at),
+            ),
+            [
+                {"rid": item.return_id, "state": item.state, "next_poll": item.next_poll_at, "event_at": item.event_at}
+                for item in news
+            ],
         )

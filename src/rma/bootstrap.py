@@ -35,7 +35,7 @@ from rma.ports.messaging import Publisher
 from rma.ports.queries import ReturnQueries
 from rma.ports.unit_of_work import UnitOfWork
 from rma.services.context import StageContext
-from rma.services.flow import ReturnFlow, Timing
+from rma.services.flow import ANNOUNCED, ReturnFlow, Timing
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -178,4 +178,4 @@ def database_revision(engine: Engine) -> str | None:
 def audit(runtime: Runtime) -> AuditReport:
     """`rma audit` over the runtime's database and the sandbox providers' records."""
     with runtime.sessions() as session:
-        return run_audit(session, now=runtime.ctx.clock.now(), real_now=datetime.now(UTC))
+        return run_audit(session, now=runtime.ctx.clock.now(), real_now=datetime.now(UTC), announced=ANNOUNCED)

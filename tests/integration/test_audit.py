@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from tests.conftest import ManualClock
 from tests.integration.test_stage_flow import _deliver_everything, run_outbox
 
@@ -17,12 +17,13 @@ from rma.adapters.db.tables import NotificationRow, RefundRow, TimelineRow
 from rma.adapters.sandbox import inspector as inspection_service
 from rma.adapters.sandbox.tables import SandboxLabelRow, SandboxRefundRow
 from rma.services.context import StageContext
+from rma.services.flow import ANNOUNCED
 from rma.services.intake import new_return_id, submit_return
 
 
 def _audit(ctx: StageContext, session_factory: Any) -> Any:
     with session_factory() as session:
-        return run_audit(session, now=ctx.clock.now(), real_now=datetime.now(UTC))
+        return run_audit(session, now=ctx.clock.now(), real_now=datetime.now(UTC), announced=ANNOUNCED)
 
 
 def _finished_return(ctx: StageContext, engine: Engine, clock: ManualClock, make_request: Any) -> uuid.UUID:
@@ -121,6 +122,23 @@ def test_a_timeline_that_skips_a_step_is_caught(
             )
         )
     assert _audit(ctx, session_factory).violations["invalid_timelines"] == 1
+
+
+def test_a_status_change_the_customer_never_heard_of_is_caught(
+    make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock, session_factory: Any
+) -> None:
+    ctx = make_ctx(auto_inspect=True)
+    return_id = _finished_return(ctx, engine, clock, make_request)
+    assert _audit(ctx, session_factory).violations["unannounced_changes"] == 0
+    with engine.begin() as conn:
+        # What a change committed without its follow-ups would leave: the status moved, no message row was written.
+        conn.execute(
+            delete(NotificationRow).where(NotificationRow.return_id == return_id, NotificationRow.event == "delivered")
+        )
+    report = _audit(ctx, session_factory)
+    assert report.violations["unannounced_changes"] == 1
+    assert report.examples["unannounced_changes"] == [f"{return_id}: became delivered and was never told"]
+    assert not report.sound
 
 
 def auto_grade_refundable(return_id: uuid.UUID) -> bool:

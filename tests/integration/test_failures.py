@@ -86,15 +86,12 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
     assert all(30 <= backoff_seconds(10) < 90 for _ in range(50))
 
 
-@pytest.fixture
-def worker_app(tmp_path: Path) -> Iterator[Any]:
-    """The worker's Celery app on a SQLite file, tasks run in the worker's code path with `apply`."""
+def _worker_app(tmp_path: Path, *, auto_inspect: bool) -> Iterator[Any]:
     from rma.worker.app import TASK_MODULES, create_app  # noqa: PLC0415
     from rma.worker.runtime import configure, runtime_for  # noqa: PLC0415
 
-    # The sandbox auto-inspector runs: the batch inspection task is its.
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'fail.db'}", broker_url="memory://localhost/", auto_inspect=True
+        database_url=f"sqlite:///{tmp_path / 'fail.db'}", broker_url="memory://localhost/", auto_inspect=auto_inspect
     )
     app = create_app(settings)
     configure(app, settings)
@@ -104,6 +101,19 @@ def worker_app(tmp_path: Path) -> Iterator[Any]:
     prepare_database(settings, runtime.engine)
     yield app
     runtime.close()
+
+
+@pytest.fixture
+def worker_app(tmp_path: Path) -> Iterator[Any]:
+    """The worker's Celery app on a SQLite file, tasks run in the worker's code path with `apply`; the sandbox
+    auto-inspector runs (the batch inspection task is its)."""
+    yield from _worker_app(tmp_path, auto_inspect=True)
+
+
+@pytest.fixture
+def production_worker_app(tmp_path: Path) -> Iterator[Any]:
+    """The same without any sandbox stand-in for people: grades come from people only."""
+    yield from _worker_app(tmp_path, auto_inspect=False)
 
 
 def _delivered(ctx: StageContext, make_request: Any, *, inspection_record: bool) -> uuid.UUID:
@@ -185,3 +195,48 @@ def test_a_batch_spoiled_by_one_return_moves_the_others_and_dead_letters_only_th
     assert "has no inspection record" in causes
     assert "badly formed hexadecimal UUID string" in causes
     assert f"no return {unknown}" in causes
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"grade": None}], ids=["no grade", "grade null"])
+def test_an_inspection_message_without_a_grade_is_dead_lettered_not_graded(
+    production_worker_app: Any, make_request: Any, kwargs: dict[str, Any]
+) -> None:
+    from rma.worker.runtime import runtime_for  # noqa: PLC0415
+
+    ctx = runtime_for(production_worker_app).ctx
+    return_id = _delivered(ctx, make_request, inspection_record=True)
+
+    result = production_worker_app.tasks["rma.inspection.inspect"].apply(kwargs={"return_id": str(return_id), **kwargs})
+
+    assert result.successful()  # acknowledged: the queue moves on
+    with ctx.uow() as uow:
+        ret = uow.returns.get(return_id)
+        assert ret is not None
+        assert uow.refunds.of_return(return_id) == []  # nothing refunded for an item nobody graded
+    assert ret.status is Status.NEEDS_ATTENTION
+    ((letter_return, cause),) = _dead_letters(production_worker_app)
+    assert letter_return == return_id
+    assert "a grade is required" in cause
+
+
+def test_the_auto_inspectors_batch_task_is_refused_where_no_auto_inspector_runs(
+    production_worker_app: Any, make_request: Any
+) -> None:
+    from rma.worker.runtime import runtime_for  # noqa: PLC0415
+
+    ctx = runtime_for(production_worker_app).ctx
+    return_id = _delivered(ctx, make_request, inspection_record=True)
+
+    result = production_worker_app.tasks[INSPECT_MANY].apply(kwargs={"return_ids": [str(return_id)]})
+
+    assert result.successful()
+    assert _status_of(ctx, return_id) is Status.NEEDS_ATTENTION
+    ((_, cause),) = _dead_letters(production_worker_app)
+    assert "no auto-inspector runs here" in cause
+
+
+def _status_of(ctx: StageContext, return_id: uuid.UUID) -> Status:
+    with ctx.uow() as uow:
+        ret = uow.returns.get(return_id)
+        assert ret is not None
+        return ret.status

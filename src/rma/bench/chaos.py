@@ -25,6 +25,7 @@ from rma.bench.harness import API_KEY, BenchStack, start_bench_stack
 from rma.client import ReturnsClient
 from rma.demo.generate import generate
 from rma.logging import get_logger
+from rma.services.flow import ANNOUNCED
 
 log = get_logger(__name__)
 
@@ -134,7 +135,7 @@ def run_chaos(plan: ChaosPlan, *, database_url: str | None, workdir: Path) -> di
             time.sleep(0.5)
         clock = AcceleratedClock(epoch=float(stack.env["RMA_CLOCK_EPOCH"]), speed=float(stack.env["RMA_CLOCK_SPEED"]))
         with Session(stack.engine) as session:
-            audit = run_audit(session, now=clock.now(), real_now=datetime.now(UTC))
+            audit = run_audit(session, now=clock.now(), real_now=datetime.now(UTC), announced=ANNOUNCED)
         fired = sorted(p.name for p in markers.iterdir())
         completed = stack.finished()
         return {

@@ -24,6 +24,7 @@ from rma.bench.harness import API_KEY, BenchStack, start_bench_stack
 from rma.config import Settings
 from rma.demo.generate import generate
 from rma.domain.requests import ReturnRequest
+from rma.services.flow import ANNOUNCED
 from rma.worker.app import create_app
 from rma.worker.launch import STAGES
 
@@ -293,6 +294,6 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
     report["rss_over_run"] = rss_growth([(done - already, rss) for done, rss in memory], completed)
     with stack.engine.connect() as conn, conn.begin(), Session(bind=conn) as session:
         clock = AcceleratedClock(epoch=float(stack.env["RMA_CLOCK_EPOCH"]), speed=speed)
-        audit = run_audit(session, now=clock.now(), real_now=datetime.now(UTC))
+        audit = run_audit(session, now=clock.now(), real_now=datetime.now(UTC), announced=ANNOUNCED)
     report["audit"] = {"sound": audit.sound, "violations": audit.violations, "by_status": audit.by_status}
     return report

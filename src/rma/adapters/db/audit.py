@@ -6,6 +6,7 @@ Each check counts violations; a sound system reports all zeros. It reads only, s
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,6 +73,7 @@ CHECKS = (
     "over_refunded_orders",
     "duplicate_messages",
     "stale_messages",
+    "unannounced_changes",
     "stale_outbox_rows",
 )
 
@@ -88,7 +90,10 @@ def finished_returns(conn: Connection | Session) -> int:
     return int(conn.scalar(stmt) or 0)
 
 
-def run_audit(session: Session, *, now: datetime, real_now: datetime) -> AuditReport:
+def run_audit(
+    session: Session, *, now: datetime, real_now: datetime, announced: Collection[Status] = ()
+) -> AuditReport:
+    """`announced`: the statuses the customer hears of (the flow's); each change to one must have its message row."""
     report = AuditReport(violations=dict.fromkeys(CHECKS, 0))
     report.by_status = {
         s: int(n) for s, n in session.execute(select(ReturnRow.status, func.count()).group_by(ReturnRow.status))
@@ -100,6 +105,7 @@ def run_audit(session: Session, *, now: datetime, real_now: datetime) -> AuditRe
     _labels(session, report)
     _refunds(session, report)
     _messages(session, report, real_now)
+    _announcements(session, report, announced)
     stale = session.scalar(select(func.count()).where(OutboxRow.created_at <= real_now - OUTBOX_GRACE)) or 0
     report.violations["stale_outbox_rows"] = int(stale)
     report.dead_letters = [
@@ -243,3 +249,19 @@ def _messages(session: Session, report: AuditReport, real_now: datetime) -> None
         )
     ):
         report.violate("stale_messages", f"{unsent_return}: {unsent_event} not sent")
+
+
+def _announcements(session: Session, report: AuditReport, announced: Collection[Status]) -> None:
+    """Every change of a return to a status the customer hears of has its message (written in the change's own
+    transaction, at commit: a change without one was committed without its follow-ups)."""
+    if not announced:
+        return
+    written = {(rid, event) for rid, event in session.execute(select(NotificationRow.return_id, NotificationRow.event))}
+    changes = (
+        select(TimelineRow.return_id, TimelineRow.to_status)
+        .where(TimelineRow.line_id.is_(None), TimelineRow.to_status.in_([status.value for status in announced]))
+        .distinct()
+    )
+    for return_id, status in session.execute(changes):
+        if (return_id, status) not in written:
+            report.violate("unannounced_changes", f"{return_id}: became {status} and was never told")

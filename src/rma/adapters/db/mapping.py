@@ -95,8 +95,11 @@ def update_row(row: ReturnRow, ret: ReturnAuthorization) -> None:
     row.rma_number = ret.rma_number
     row.attention_cause = ret.attention_cause
     row.status_due_at = ret.due_at
-    row.policy_version = ret.decision.policy_version if ret.decision is not None else None
-    row.decision = ret.decision.model_dump(mode="json") if ret.decision is not None else None
+    if (row.decision is None) != (ret.decision is None):
+        # A decision is recorded once (`apply_decision` runs only on a requested return): serialised then, not again
+        # at every later save of the return.
+        row.policy_version = ret.decision.policy_version if ret.decision is not None else None
+        row.decision = ret.decision.model_dump(mode="json") if ret.decision is not None else None
     row.updated_at = ret.updated_at
     for line_row, line in zip(row.lines, ret.lines, strict=True):
         line_row.status = line.status.value

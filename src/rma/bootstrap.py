@@ -124,15 +124,12 @@ class Runtime:
 def build_runtime(
     settings: Settings,
     *,
-    celery_app: Celery | None = None,
+    celery_app: Celery,
     backlog: Callable[[str], int] | None = None,
 ) -> Runtime:
-    """Everything a process needs. Messages are published through `celery_app` (one made from the settings if
-    None): right after each commit, and by the relay's sweep for whatever that missed."""
-    if celery_app is None:
-        from rma.worker.app import create_app  # noqa: PLC0415 - Celery loads only for processes that publish
-
-        celery_app = create_app(settings)
+    """Everything a process needs. Messages are published through `celery_app` (`rma.worker.create_app`, made by the
+    caller: the entry points stand above the root): right after each commit, and by the relay's sweep for whatever
+    that missed."""
     engine = create_db_engine(
         settings.database_url, pool_size=settings.db_pool_size, application_name=settings.process_name
     )

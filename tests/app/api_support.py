@@ -18,6 +18,7 @@ from rma.bench.harness import free_port
 from rma.bootstrap import Runtime, build_runtime, prepare_database
 from rma.config import Settings
 from rma.services.flow import ReturnFlow
+from rma.worker.app import create_app
 
 with warnings.catch_warnings():
     # Starlette asks for the `httpx2` package and warns when it falls back to `httpx`, which works the same here.
@@ -55,7 +56,8 @@ def expensive_body() -> dict[str, Any]:
 
 
 def make_runtime(database_url: str) -> Runtime:
-    runtime = build_runtime(Settings(database_url=database_url, broker_url="memory://"))
+    settings = Settings(database_url=database_url, broker_url="memory://")
+    runtime = build_runtime(settings, celery_app=create_app(settings))
     prepare_database(runtime.settings, runtime.engine)
     return runtime
 

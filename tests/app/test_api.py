@@ -38,6 +38,7 @@ from rma.domain.rma_numbers import ALPHABET, format_rma_number
 from rma.domain.validation import field_errors
 from rma.services.issuance import issue
 from rma.services.labels import issue_label, label_key
+from rma.worker.app import create_app
 
 NOW = datetime.now(UTC)
 SCHEMA_FILE = Path(__file__).parents[2] / "docs" / "return-request.schema.json"
@@ -435,7 +436,8 @@ def test_health_and_readiness(client: TestClient) -> None:
 
 def test_unreachable_database_is_503_with_retry_after() -> None:
     url = f"postgresql+psycopg://nobody@127.0.0.1:{closed_port()}/none"
-    down = build_runtime(Settings(database_url=url, broker_url="memory://"))
+    down_settings = Settings(database_url=url, broker_url="memory://")
+    down = build_runtime(down_settings, celery_app=create_app(down_settings))
     client = TestClient(create_api(down, api_keys=frozenset({HEADERS["X-API-Key"]})))
     try:
         assert client.get("/healthz").status_code == 200  # alive, just not ready

@@ -13,11 +13,13 @@ from rma.config import Settings
 from rma.domain.lifecycle import Status
 from rma.services.intake import submit_return
 from rma.services.issuance import issue
+from rma.worker.app import create_app
 
 
 def test_list_and_decide(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'review.db'}"
-    runtime = build_runtime(Settings(database_url=url))
+    settings = Settings(database_url=url)
+    runtime = build_runtime(settings, celery_app=create_app(settings))
     prepare_database(runtime.settings, runtime.engine)
     ctx = runtime.ctx
     data = json.loads(EXAMPLE.read_text())

@@ -14,8 +14,10 @@ from rma.config import get_settings
 def audit_command(as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False) -> None:
     """Exit 1 if any invariant is violated (every count 0 when the system is sound)."""
     from rma.bootstrap import audit, build_runtime  # noqa: PLC0415 - SQLAlchemy loads only for this command
+    from rma.worker.app import create_app  # noqa: PLC0415
 
-    runtime = build_runtime(get_settings())
+    settings = get_settings()
+    runtime = build_runtime(settings, celery_app=create_app(settings))
     try:
         report = audit(runtime)
     finally:

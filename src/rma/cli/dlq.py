@@ -18,8 +18,10 @@ app = typer.Typer(help="Dead letters: list them, inspect one, replay it after a 
 def _runtime() -> Runtime:
     from rma.bootstrap import build_runtime  # noqa: PLC0415 - SQLAlchemy and Celery load only for these commands
     from rma.config import get_settings  # noqa: PLC0415
+    from rma.worker.app import create_app  # noqa: PLC0415
 
-    return build_runtime(get_settings())
+    settings = get_settings()
+    return build_runtime(settings, celery_app=create_app(settings))
 
 
 @app.command("list")

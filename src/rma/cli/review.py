@@ -18,8 +18,10 @@ app = typer.Typer(help="Returns waiting for a person's decision.", no_args_is_he
 def _ctx() -> StageContext:
     from rma.bootstrap import build_runtime  # noqa: PLC0415 - SQLAlchemy and Celery load only for these commands
     from rma.config import get_settings  # noqa: PLC0415
+    from rma.worker.app import create_app  # noqa: PLC0415
 
-    return build_runtime(get_settings()).ctx
+    settings = get_settings()
+    return build_runtime(settings, celery_app=create_app(settings)).ctx
 
 
 @app.command("list")

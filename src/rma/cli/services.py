@@ -40,8 +40,10 @@ def relay_command(
     """Publish outbox rows left behind (a crash between commit and publish). Several may run at once."""
     from rma.bootstrap import build_runtime  # noqa: PLC0415
     from rma.services.relay import publish_pending  # noqa: PLC0415
+    from rma.worker.app import create_app  # noqa: PLC0415
 
-    runtime = build_runtime(get_settings())
+    settings = get_settings()
+    runtime = build_runtime(settings, celery_app=create_app(settings))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -63,11 +65,12 @@ def api_command(
 
     from rma.api import create_api  # noqa: PLC0415
     from rma.bootstrap import build_runtime  # noqa: PLC0415
+    from rma.worker.app import create_app  # noqa: PLC0415
 
     settings = get_settings()
     if not settings.api_key_set():
         raise CliError("set RMA_API_KEYS (comma-separated) before serving the API")
-    api = create_api(build_runtime(settings), api_keys=settings.api_key_set())
+    api = create_api(build_runtime(settings, celery_app=create_app(settings)), api_keys=settings.api_key_set())
     sock = reuse_port_socket(host or settings.api_host, port or settings.api_port)
     server = uvicorn.Server(uvicorn.Config(api, log_config=None))
     server.run(sockets=[sock])

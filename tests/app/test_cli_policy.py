@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "return_request.json"
+README = ROOT / "README.md"
 
 
 def rma(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -45,6 +48,47 @@ def test_evaluate_prints_the_decision() -> None:
     assert out["refund"]["label_deduction"] == 0
     assert {hit["rule"] for hit in out["trace"]} >= {"policy.version", "window.open", "fee.restocking"}
     assert "jordan@example.com" not in done.stdout + done.stderr
+
+
+def _readme_example() -> tuple[list[str], dict[str, Any]]:
+    """The README's first `rma policy evaluate` command on the example, and the output it shows (abridged)."""
+    found = re.search(
+        r"```bash\nuv run rma (policy evaluate examples/\S+[^\n]*)\n```\n.*?```json\n(.*?)\n```",
+        README.read_text(),
+        re.DOTALL,
+    )
+    assert found, "the README shows no `uv run rma policy evaluate examples/...` example with its output"
+    return shlex.split(found[1]), json.loads(found[2])
+
+
+def _shown_in(shown: Any, actual: Any, where: str = "output") -> None:
+    """Every key the README shows is in the actual output with the value shown (objects may be abridged)."""
+    if isinstance(shown, dict):
+        assert isinstance(actual, dict), where
+        for key, value in shown.items():
+            assert key in actual, f"{where}.{key}"
+            _shown_in(value, actual[key], f"{where}.{key}")
+    else:
+        assert shown == actual, where
+
+
+def test_the_readme_example_gives_what_the_readme_shows_on_any_day() -> None:
+    args, shown = _readme_example()
+    # It must not depend on the day the README is read: the example's window closed on 2026-11-05.
+    assert "--today" in args
+    done = subprocess.run(
+        [sys.executable, "-m", "rma.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "RMA_LOG_FORMAT": "json"},
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert shown["decision"] == "authorize"
+    _shown_in(shown, out)
 
 
 def test_evaluate_after_the_window_rejects_with_a_readable_reason() -> None:

@@ -12,7 +12,10 @@ from rma.config import get_settings
 
 
 def audit_command(as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False) -> None:
-    """Exit 1 if any invariant is violated (every count 0 when the system is sound)."""
+    """Check the invariants over the database and the providers' records; exits 1 if any is violated.
+
+    Every count is 0 when the system is sound; dead letters are listed, not counted as violations.
+    """
     from rma.bootstrap import audit, build_runtime  # noqa: PLC0415 - SQLAlchemy loads only for this command
     from rma.worker.app import create_app  # noqa: PLC0415
 

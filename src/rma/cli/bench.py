@@ -98,7 +98,7 @@ def bench_command(  # noqa: PLR0913, PLR0917 - one parameter per command-line op
     redis_url: Annotated[str | None, typer.Option(help="a Redis it may flush; default: start its own")] = None,
     workdir: Annotated[Path | None, typer.Option(help="logs go here")] = None,
 ) -> None:
-    """Exit 1 if the run did not finish or the audit found a violation."""
+    """Drive a disposable real stack hard and measure it; exits 1 if the run did not finish or the audit fails."""
     from rma.bench.run import BenchPlan, run_bench  # noqa: PLC0415
     from rma.bootstrap import server_warnings  # noqa: PLC0415
 

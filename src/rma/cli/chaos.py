@@ -29,7 +29,11 @@ def chaos_command(
     workdir: Annotated[Path | None, typer.Option(help="logs go here")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Exit 1 if anything was lost or done twice."""
+    """Run the real stack under injury (killed workers, flushed Redis, ...); exits 1 if anything was lost or done twice.
+
+    It SIGKILLs a random stage worker every --kill-every seconds, flushes Redis once, restarts the run's own
+    PostgreSQL server once and crashes workers once at each named fault point; it reports recovery times.
+    """
     from rma.bench.chaos import ChaosPlan, run_chaos  # noqa: PLC0415
 
     # SIGTERM unwinds like Ctrl-C, so the run's `finally` stops every process it started (they run in their own

@@ -14,7 +14,9 @@ from rma.config import get_settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app = typer.Typer(
+    help="Migrate the database schema (RMA_DATABASE_URL) up or down; print its revision.", no_args_is_help=True
+)
 
 
 @contextmanager

@@ -27,9 +27,10 @@ def _table(summary: dict[str, object], speed: float) -> Table:
     table.add_section()
     table.add_row("total", str(summary["total"]))
     table.add_row("not finished", str(summary["non_terminal"]))
-    refund_total = summary["refund_total"]
-    assert isinstance(refund_total, int)  # noqa: S101
-    table.add_row("refunds issued", f"{summary['refunds']} ({refund_total / 100:,.2f} USD)")
+    by_currency = summary["refunds_by_currency"]
+    assert isinstance(by_currency, dict)  # noqa: S101
+    amounts = ", ".join(figures["formatted"] for figures in by_currency.values()) or "none"
+    table.add_row("refunds issued", f"{summary['refunds']} ({amounts})")
     table.add_row("wall time", f"{summary['wall_seconds']} s ({summary['returns_per_second']} returns/s)")
     stages = summary["time_in_status_hours"]
     assert isinstance(stages, dict)  # noqa: S101

@@ -1,4 +1,4 @@
-"""`rma dlq list|show|replay`: messages that could not be processed, with their cause."""
+"""`rma dlq list|replay`: messages that could not be processed, with their cause."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rma.cli.errors import CliError
 if TYPE_CHECKING:
     from rma.bootstrap import Runtime
 
-app = typer.Typer(help="Dead letters: list them, inspect one, replay it after a fix.", no_args_is_help=True)
+app = typer.Typer(help="Dead letters: list them with their cause, replay one after a fix.", no_args_is_help=True)
 
 
 def _runtime() -> Runtime:
@@ -30,7 +30,10 @@ def list_command(
     include_replayed: Annotated[bool, typer.Option("--all", help="also those already replayed")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Newest first. Message arguments are not printed (an intake message carries personal data)."""
+    """List dead letters, newest first, with their cause.
+
+    Message arguments are never printed: an intake message carries personal data.
+    """
     from rma.services import dead_letters  # noqa: PLC0415
 
     records = dead_letters.recent(_runtime().ctx, limit=limit, include_replayed=include_replayed)

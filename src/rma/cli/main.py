@@ -11,7 +11,7 @@ from rma.domain.validation import field_errors
 
 app = typer.Typer(
     name="rma",
-    help="Returns (RMA) processing: policy evaluation, database, workers.",
+    help="Returns (RMA) processing: the embedded demo, policy evaluation, the stage workers and API, and their proofs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

@@ -12,7 +12,9 @@ from rma.cli.errors import CliError
 if TYPE_CHECKING:
     from rma.services.context import StageContext
 
-app = typer.Typer(help="Returns waiting for a person's decision.", no_args_is_help=True)
+app = typer.Typer(
+    help="The manual review queue: list the returns waiting for a person; approve or reject one.", no_args_is_help=True
+)
 
 
 def _ctx() -> StageContext:
@@ -28,7 +30,7 @@ def _ctx() -> StageContext:
 def list_command(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
-    """Oldest first, with the policy's reasons."""
+    """List the returns waiting for a person's decision, oldest first, with the policy's reasons."""
     from rma.services.queries import pending_reviews  # noqa: PLC0415
 
     ctx = _ctx()
@@ -63,6 +65,7 @@ def decide_command(
     note: Annotated[str, typer.Option(help="why (kept on the timeline)")] = "",
     reviewer: Annotated[str, typer.Option(help="who decides")] = "operator",
 ) -> None:
+    """Approve or reject a return waiting for review; exits 2 if there is none by REF or it is not waiting."""
     from rma.services.errors import PermanentStageError, ReturnNotFoundError  # noqa: PLC0415
     from rma.services.issuance import decide_review  # noqa: PLC0415
     from rma.services.queries import InvalidReferenceError, find_return  # noqa: PLC0415

@@ -52,7 +52,11 @@ def stack_command(
     state_dir: Annotated[Path, typer.Option(help="logs and beat's schedule file go here")] = Path(".rma-stack"),
     flower: Annotated[bool, typer.Option(help="run Flower (basic auth) on RMA_FLOWER_PORT")] = True,
 ) -> None:
-    """Start everything; Ctrl-C stops it gracefully."""
+    """Migrate, then run and supervise the API, a worker per stage, beat, relay and Flower; Ctrl-C stops them.
+
+    Needs RMA_DATABASE_URL (PostgreSQL), RMA_BROKER_URL (Redis) and RMA_API_KEYS; exits 2 without them.
+    A process that dies is restarted; Ctrl-C or SIGTERM is a warm shutdown (running tasks finish).
+    """
     settings = get_settings()
     if not settings.database_url.startswith("postgresql") or not settings.broker_url.startswith(("redis", "amqp")):
         raise CliError("rma stack runs against PostgreSQL and Redis/RabbitMQ: set RMA_DATABASE_URL and RMA_BROKER_URL")

@@ -28,6 +28,7 @@ from rma.bootstrap import prepare_database
 from rma.config import Settings
 from rma.demo.generate import generate
 from rma.domain.lifecycle import Status
+from rma.domain.money import format_amount
 from rma.ports.stores import RefundStatus
 from rma.services.intake import submit_batch
 from rma.worker.app import TASK_MODULES, create_app
@@ -59,23 +60,51 @@ def demo_settings(database: Path, *, speed: float) -> Settings:
     )
 
 
+@dataclass(frozen=True)
+class RefundFigures:
+    amount_minor: int
+    refunds: int
+
+
 @dataclass
 class Summary:
     total: int
     by_status: dict[str, int]
     non_terminal: int
-    refund_total: int
-    refunds: int
+    # Succeeded refunds per currency: the amount in that currency's minor unit (cents for USD) and how many.
+    refunds_by_currency: dict[str, RefundFigures]
     wall_seconds: float
     returns_per_second: float
     stage_hours: dict[str, dict[str, float]] = field(default_factory=dict)
 
+    @property
+    def refunds(self) -> int:
+        return sum(figures.refunds for figures in self.refunds_by_currency.values())
+
     def as_dict(self) -> dict[str, object]:
+        # `refund_total` stays the integer it always was, now with its currency: minor units (cents for USD) of
+        # `refund_currency`. Refunds in several currencies have no one total: then both are null.
+        total: int | None = 0
+        currency: str | None = None
+        if len(self.refunds_by_currency) == 1:
+            [(currency, figures)] = self.refunds_by_currency.items()
+            total = figures.amount_minor
+        elif self.refunds_by_currency:
+            total = None
         return {
             "total": self.total,
             "by_status": self.by_status,
             "non_terminal": self.non_terminal,
-            "refund_total": self.refund_total,
+            "refund_total": total,
+            "refund_currency": currency,
+            "refunds_by_currency": {
+                code: {
+                    "amount_minor": fig.amount_minor,
+                    "formatted": format_amount(fig.amount_minor, code),
+                    "refunds": fig.refunds,
+                }
+                for code, fig in sorted(self.refunds_by_currency.items())
+            },
             "refunds": self.refunds,
             "wall_seconds": round(self.wall_seconds, 2),
             "returns_per_second": round(self.returns_per_second, 1),
@@ -164,11 +193,14 @@ def _summarise(sessions: sessionmaker[Session], total: int, wall: float) -> Summ
             status: int(count)
             for status, count in session.execute(select(ReturnRow.status, func.count()).group_by(ReturnRow.status))
         }
-        refund_total, refunds = session.execute(
-            select(func.coalesce(func.sum(RefundRow.amount), 0), func.count()).where(
-                RefundRow.status == RefundStatus.SUCCEEDED.value
+        refunds_by_currency = {
+            currency: RefundFigures(amount_minor=int(amount), refunds=int(count))
+            for currency, amount, count in session.execute(
+                select(RefundRow.currency, func.sum(RefundRow.amount), func.count())
+                .where(RefundRow.status == RefundStatus.SUCCEEDED.value)
+                .group_by(RefundRow.currency)
             )
-        ).one()
+        }
         rows = session.execute(
             select(TimelineRow.return_id, TimelineRow.from_status, TimelineRow.at)
             .where(TimelineRow.line_id.is_(None))
@@ -190,8 +222,7 @@ def _summarise(sessions: sessionmaker[Session], total: int, wall: float) -> Summ
         total=total,
         by_status=dict(sorted(by_status.items())),
         non_terminal=total - final,
-        refund_total=int(refund_total),
-        refunds=int(refunds),
+        refunds_by_currency=refunds_by_currency,
         wall_seconds=wall,
         returns_per_second=total / wall if wall else 0.0,
         stage_hours=stage_hours,

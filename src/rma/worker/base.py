@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import psycopg
 import structlog
@@ -19,12 +19,13 @@ from celery import Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
 from rma.domain.errors import ConcurrentUpdateError
 from rma.domain.lifecycle import SETTLED_STATUSES, Status
+from rma.domain.text import escape_unstorable, fit, storable
 from rma.domain.validation import field_errors
-from rma.logging import get_logger
+from rma.logging import error_summary, get_logger
 from rma.services.context import StageContext
 from rma.services.ports import DeadLetter, ProviderError
 from rma.worker.runtime import runtime_for
@@ -133,16 +134,17 @@ class RmaTask(Task[Any, Any]):
 
     def give_up(self, exc: BaseException, kwargs: Mapping[str, Any], *, exhausted: bool) -> None:
         """Dead-letter the message (or one item of a batch) with its cause and park its return."""
-        cause = f"{'retries exhausted: ' if exhausted else ''}{describe(exc)}"[:2000]
+        cause = escape_unstorable(f"{'retries exhausted: ' if exhausted else ''}{describe(exc)}")[:2000]
         return_id = _maybe_uuid(kwargs.get("return_id"))
         delivery = self.request.delivery_info or {}
         letter = DeadLetter(
             cause=cause,
-            queue=delivery.get("routing_key"),
+            queue=fit(delivery.get("routing_key"), 64),
             task_name=self.name,
-            task_id=self.request.id,
+            task_id=fit(self.request.id, 64),
             return_id=return_id,
-            kwargs=dict(kwargs),
+            # A NUL or a lone surrogate would fail the INSERT and lose the letter: written as \\u0000 instead.
+            kwargs=cast("dict[str, Any]", storable(dict(kwargs))),
         )
         ctx = self.ctx
         with ctx.uow() as uow:
@@ -156,9 +158,13 @@ class RmaTask(Task[Any, Any]):
 
 
 def describe(exc: BaseException) -> str:
-    """The cause in words, without echoing input values (a bad request may carry personal data)."""
+    """The cause in words, without echoing input values (a bad request may carry personal data).
+
+    A database error's text quotes the statement's parameters: only its classes and SQLSTATE are told."""
     if isinstance(exc, ValidationError):
         return "invalid message: " + "; ".join(f"{e.field}: {e.reason}" for e in field_errors(exc))
+    if isinstance(exc, StatementError | psycopg.Error):
+        return error_summary(exc)
     return f"{exc.__class__.__name__}: {exc}"
 
 

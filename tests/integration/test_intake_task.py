@@ -173,3 +173,22 @@ def test_a_message_with_unstorable_headers_is_dead_lettered_not_requeued_for_eve
     assert message.rejected == []
     ((cause, _),) = _letters(worker_app)
     assert cause == "undecodable message: \\u0000"
+
+
+def test_the_log_line_withholds_what_the_letter_keeps(
+    worker_app: Any, json_logs: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error's text may quote the request: the letter keeps it for an operator, the log line does not."""
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise KeyError(MARKER)
+
+    monkeypatch.setattr("rma.worker.tasks.intake.submit_return", fail)
+    assert _submit(worker_app, body()) is None
+
+    ((cause, _),) = _letters(worker_app)
+    assert cause == f"KeyError: '{MARKER}'"
+    logged = [json.loads(line) for line in json_logs.readouterr().err.splitlines() if line.startswith("{")]
+    (event,) = [e for e in logged if e["event"] == "task_dead_lettered"]
+    assert event["cause"] == "KeyError (message withheld: it may quote request data)"
+    assert MARKER not in json.dumps(logged)

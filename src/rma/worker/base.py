@@ -87,7 +87,7 @@ class RmaTask(Task[Any, Any]):
             retries = self.request.retries or 0
             if is_transient(exc) and retries < self.max_retries:
                 countdown = backoff_seconds(retries)
-                log.warning("task_retry", error=describe(exc), retry=retries + 1, countdown=countdown)
+                log.warning("task_retry", error=loggable(exc), retry=retries + 1, countdown=countdown)
                 raise self.retry(exc=exc, countdown=countdown) from exc
             self.give_up(exc, kwargs, exhausted=is_transient(exc))
             return None
@@ -115,7 +115,7 @@ class RmaTask(Task[Any, Any]):
         except Exception as exc:
             if is_transient(exc) and not isinstance(exc, ConcurrentUpdateError):
                 raise
-            log.info("batch_split", error=describe(exc), size=len(ids))
+            log.info("batch_split", error=loggable(exc), size=len(ids))
             self._one_at_a_time(ids, step)
         return len(ids)
 
@@ -154,7 +154,9 @@ class RmaTask(Task[Any, Any]):
                 ret.flag(f"{self.name} failed: {cause}", at=ctx.clock.now())
                 uow.returns.save(ret)
             uow.commit()
-        log.error("task_dead_lettered", dead_letter_id=letter_id, cause=cause, return_id=kwargs.get("return_id"))
+        # The letter holds the whole cause for an operator (`rma dlq list`); the log line only what cannot quote input.
+        logged = f"{'retries exhausted: ' if exhausted else ''}{loggable(exc)}"
+        log.error("task_dead_lettered", dead_letter_id=letter_id, cause=logged, return_id=kwargs.get("return_id"))
 
 
 def describe(exc: BaseException) -> str:
@@ -166,6 +168,14 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, StatementError | psycopg.Error):
         return error_summary(exc)
     return f"{exc.__class__.__name__}: {exc}"
+
+
+def loggable(exc: BaseException) -> str:
+    """The cause as a log line may carry it: `describe` for validation errors (fields and reasons) and provider
+    errors (our adapters' words), `rma.logging.error_summary` for anything else, whose text may quote input."""
+    if isinstance(exc, ValidationError | ProviderError):
+        return describe(exc)
+    return error_summary(exc)
 
 
 def _maybe_uuid(value: object) -> uuid.UUID | None:

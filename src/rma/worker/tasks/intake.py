@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
+from rma.domain.errors import DomainError
 from rma.domain.requests import ReturnRequest, date_problems
 from rma.services import steps
 from rma.services.intake import submit_return
@@ -16,7 +17,7 @@ class IntakeTask(RmaTask):
     stage = "intake"
 
 
-class InvalidRequestDatesError(ValueError):
+class InvalidRequestDatesError(DomainError):
     """Dates no real order has as of the worker's clock (see `date_problems`): dead-lettered, nothing stored."""
 
 

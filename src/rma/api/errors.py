@@ -2,6 +2,11 @@
 
 The database being unreachable is a 503 with `Retry-After`, never a 500: the request was refused whole (services commit
 in one transaction), so the client may send it again unchanged and intake's idempotency key absorbs any repeat.
+
+A body that cannot be parsed at all (not JSON, not UTF-8, nested too deeply, empty, not sent as JSON) is a 422 like
+any other bad input, with the field `(request)` and the reason. A bug is a 500 in the same JSON shape, logged by
+`UnhandledErrors` with its class and a traceback without messages or locals (`rma.logging.safe_traceback`): never
+the driver's text, which quotes the SQL parameters, i.e. personal data.
 """
 
 from __future__ import annotations
@@ -15,16 +20,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rma.api.schemas import ErrorBody
 from rma.domain.validation import FieldError, dotted_path
-from rma.logging import get_logger
+from rma.logging import error_summary, get_logger
 from rma.services.group_intake import IntakeClosedError
 
 log = get_logger(__name__)
 
 RETRY_AFTER_SECONDS: Final = 5
 DATABASE_UNAVAILABLE: Final = "database unavailable, retry later"
+INTERNAL_ERROR: Final = "internal error"
 
 # Documented on every /v1 route in the OpenAPI schema.
 COMMON_ERRORS: Final[dict[int | str, dict[str, object]]] = {
@@ -93,6 +100,55 @@ def validation_fields(exc: RequestValidationError) -> tuple[str, list[FieldError
     return message, fields
 
 
+def _unparsable(exc: HTTPException) -> FieldError | None:
+    """FastAPI's 400 "There was an error parsing the body" (raised from the decoding error): the reason in words."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return None
+    if isinstance(cause, UnicodeDecodeError):
+        reason = "malformed JSON: the body is not UTF-8 text"
+    elif isinstance(cause, RecursionError):
+        reason = "malformed JSON: nested too deeply"
+    else:
+        reason = "malformed JSON: cannot be parsed"
+    return FieldError(field="(request)", reason=reason)
+
+
+class UnhandledErrors:
+    """The outermost middleware: a bug anywhere below answers 500 in the JSON error shape and is logged safely.
+
+    Starlette's own last resort answers plain text and re-raises for the server to log, and uvicorn logs the
+    exception's text, which for a database error quotes the statement's parameters. Here the exception stops: it is
+    logged as `error_summary` describes it, with a traceback of frames only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # the last resort: answer and log, never let the text escape
+            log.exception(
+                "unhandled_error",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                error=error_summary(exc),
+            )
+            if not started:
+                await error_response(500, INTERNAL_ERROR)(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -106,6 +162,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     def _http(_request: Request, exc: HTTPException) -> JSONResponse:
         # Unknown paths, wrong methods, oversized bodies: same JSON shape as our own errors.
+        if (unparsable := _unparsable(exc)) is not None:
+            return error_response(422, "malformed JSON", fields=[unparsable])
         return error_response(exc.status_code, str(exc.detail))
 
     def _database(request: Request, exc: Exception) -> JSONResponse:
@@ -128,3 +186,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _database)
     app.add_exception_handler(PoolTimeoutError, _database)
     app.add_exception_handler(psycopg.OperationalError, _database)
+    app.add_middleware(UnhandledErrors)  # added last, so outermost: it sees what every other layer lets through

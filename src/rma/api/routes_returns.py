@@ -2,7 +2,11 @@
 
 Submissions answer 202: the request is stored and its issuance queued (published after the commit), but not yet
 decided; the status URL tells how it goes on. A repeat of a (channel, upstream_request_id) answers with the return
-the first one made, so an upstream that is unsure whether its call arrived simply sends it again.
+the first one made, so an upstream that is unsure whether its call arrived simply sends it again; the same key with a
+different request is refused with 409 (the upstream reused an id, or changed a request it had already sent).
+
+Dates are checked against our clock before anything is stored: no order placed in the future (beyond a day of clock
+skew) or more than three years ago, no delivery in the future (`rma.domain.requests.date_problems`).
 """
 
 from __future__ import annotations
@@ -16,11 +20,24 @@ from rma.api.dependencies import IntakeDep, RuntimeDep, api_key_doc
 from rma.api.errors import COMMON_ERRORS, ApiError
 from rma.api.schemas import BatchRequest, BatchResponse, ErrorBody, ReturnDetail, ReturnSummary, Submission
 from rma.api.views import detail, find, header_summary, status_url
-from rma.domain.requests import ReturnRequest
+from rma.bootstrap import Runtime
+from rma.domain.errors import IdempotencyKeyReusedError
+from rma.domain.requests import ReturnRequest, date_problems
+from rma.domain.validation import FieldError
 from rma.services import queries
 from rma.services.intake import Submitted, submit_batch
 
 LABEL_MEDIA_TYPES: Final = {"ZPL": "application/zpl", "PDF": "application/pdf", "PNG": "image/png"}
+KEY_REUSED: Final = "upstream_request_id already used for a different request"
+# The same pattern as the stored columns (`ReturnRequest.order_id`, `.channel`): anything else matches nothing anyway.
+ORDER_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]*$"
+CHANNEL_PATTERN: Final = r"^[a-z0-9][a-z0-9._-]*$"
+SUBMIT_ERRORS: Final[dict[int | str, dict[str, object]]] = {
+    409: {
+        "model": ErrorBody,
+        "description": "an upstream_request_id already used for a different request: nothing was stored",
+    }
+}
 
 router = APIRouter(
     prefix="/v1/returns", tags=["returns"], dependencies=[Security(api_key_doc)], responses=COMMON_ERRORS
@@ -31,29 +48,62 @@ def _submission(result: Submitted) -> Submission:
     return Submission(return_id=result.return_id, status_url=status_url(result.return_id), created=result.created)
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
-async def submit(request: ReturnRequest, intake: IntakeDep, response: Response) -> Submission:
-    """Store a return request once per (channel, upstream_request_id); a repeat answers with the same return."""
+def _check_dates(runtime: Runtime, requests: list[ReturnRequest], prefix: str = "") -> None:
+    """422 for dates no real order has, relative to the application's clock (fields named as in the body)."""
+    today = runtime.ctx.clock.now().date()
+    fields = [
+        FieldError(field=f"{prefix.format(index)}{problem.field}", reason=problem.reason)
+        for index, request in enumerate(requests)
+        for problem in date_problems(request, today=today)
+    ]
+    if fields:
+        raise ApiError(422, "invalid request", fields=fields)
+
+
+def _key_reused(exc: IdempotencyKeyReusedError, prefix: str = "") -> ApiError:
+    fields = [
+        FieldError(field=f"{prefix.format(reuse.index)}upstream_request_id", reason=reuse.reason)
+        for reuse in exc.reuses
+    ]
+    return ApiError(409, KEY_REUSED, fields=fields)
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, responses=SUBMIT_ERRORS)
+async def submit(request: ReturnRequest, intake: IntakeDep, runtime: RuntimeDep, response: Response) -> Submission:
+    """Store a return request once per (channel, upstream_request_id); a repeat answers with the same return.
+
+    The same upstream_request_id with a different request is refused with 409, naming the fields that differ."""
+    _check_dates(runtime, [request])
     # Stored together with the requests of concurrent callers in one transaction, answered after its commit.
-    result = await asyncio.wrap_future(intake.submit(request))
+    try:
+        result = await asyncio.wrap_future(intake.submit(request))
+    except IdempotencyKeyReusedError as exc:
+        raise _key_reused(exc) from None
     answer = _submission(result)
     response.headers["Location"] = answer.status_url
     return answer
 
 
-@router.post("/batch", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/batch", status_code=status.HTTP_202_ACCEPTED, responses=SUBMIT_ERRORS)
 def submit_many(batch: BatchRequest, runtime: RuntimeDep) -> BatchResponse:
-    """Store up to 1000 requests in one transaction; the answers come in the order of the requests."""
+    """Store up to 1000 requests in one transaction; the answers come in the order of the requests.
+
+    Validated whole, like the body itself: if any request reuses an upstream_request_id for a different request, the
+    batch is refused with 409 naming each such `returns[i].upstream_request_id`, and none of it is stored."""
+    _check_dates(runtime, batch.returns, "returns[{}].")
     ctx = runtime.ctx
-    results = submit_batch(ctx.uow, batch.returns, now=ctx.clock.now(), due_at=ctx.machine_deadline())
+    try:
+        results = submit_batch(ctx.uow, batch.returns, now=ctx.clock.now(), due_at=ctx.machine_deadline())
+    except IdempotencyKeyReusedError as exc:
+        raise _key_reused(exc, "returns[{}].") from None
     return BatchResponse(returns=[_submission(result) for result in results])
 
 
 @router.get("")
 def list_by_order(
     runtime: RuntimeDep,
-    order_id: Annotated[str, Query(min_length=1, max_length=128)],
-    channel: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+    order_id: Annotated[str, Query(min_length=1, max_length=128, pattern=ORDER_ID_PATTERN)],
+    channel: Annotated[str | None, Query(min_length=1, max_length=32, pattern=CHANNEL_PATTERN)] = None,
 ) -> list[ReturnSummary]:
     """The returns of one order, oldest first; of every channel unless `channel` is given."""
     return [header_summary(row) for row in queries.returns_of_order(runtime.queries, order_id, channel=channel)]

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from rma.domain.lifecycle import Actor, Status
 from rma.domain.policy import Outcome
 from rma.domain.refunds import RefundQuote
-from rma.domain.requests import ReturnRequest
+from rma.domain.requests import FREE_TEXT, ReturnRequest
 from rma.domain.validation import FieldError
 
 MAX_BATCH = 1000
@@ -115,7 +115,7 @@ class ReviewDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     approve: StrictBool
-    note: Annotated[str, Field(max_length=400)] = ""
+    note: Annotated[str, Field(max_length=400), FREE_TEXT] = ""
     reviewer: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@-]*$")]
 
     @field_validator("reviewer")

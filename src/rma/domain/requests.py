@@ -8,9 +8,10 @@ adapters; they are personal data and must never be logged (see `rma.logging`).
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Final, Self
 
 from pydantic import (
     AfterValidator,
@@ -28,9 +29,42 @@ from pydantic_extra_types.country import CountryAlpha2
 
 from rma.domain.money import CurrencyCode, MinorUnits
 from rma.domain.reasons import NormalisedReason, normalise_reason
+from rma.domain.text import refused_character
+from rma.domain.validation import FieldError
+
+STORED: Final = {"stored": True}
+"""Validation context for a request read back from the database: the checks added at the door since it was stored
+(characters, date bounds) are not applied again, so what an older schema accepted stays readable."""
+
+# Absolute bounds of every date a request carries; `date_problems` checks the tighter bounds relative to today.
+EARLIEST_DATE: Final = date(2000, 1, 1)
+LATEST_DATE: Final = date(2999, 12, 31)
+MAX_CLOCK_SKEW: Final = timedelta(days=1)
+"""How far ahead of our clock a date may be: the upstream's day may already have begun."""
+MAX_ORDER_AGE: Final = timedelta(days=3 * 365 + 1)
+"""How old an order may be (three years): far beyond any return window, so only a wrong date is refused."""
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("stored"))
+
+
+def _characters(*, multiline: bool) -> Callable[[str, ValidationInfo], str]:
+    def check(value: str, info: ValidationInfo) -> str:
+        if not _stored(info) and (reason := refused_character(value, multiline=multiline)) is not None:
+            raise ValueError(reason)
+        return value
+
+    return check
+
+
+SINGLE_LINE: Final = AfterValidator(_characters(multiline=False))
+"""One line of text a person typed (a name, an address line, an item name): no control characters."""
+FREE_TEXT: Final = AfterValidator(_characters(multiline=True))
+"""Text that may run over several lines (a comment, a note): tab, line feed and carriage return allowed."""
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/#-]*$")]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(min_length=1, max_length=200), SINGLE_LINE]
 # Counts are strict: "2" or 2.0 is refused, not silently coerced.
 Count = Annotated[int, Strict(), Field(ge=1, le=10_000)]
 
@@ -42,7 +76,13 @@ def _iso_date_only(value: object) -> object:
     raise ValueError("must be a date as an ISO-8601 string, e.g. 2026-11-28")
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+def _plausible(value: date, info: ValidationInfo) -> date:
+    if not _stored(info) and not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"{value} is not a plausible date (must lie between {EARLIEST_DATE} and {LATEST_DATE})")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only), AfterValidator(_plausible)]
 
 
 def _lower(value: str) -> str:
@@ -72,10 +112,10 @@ class Address(BaseModel):
 
     name: Text
     line1: Text
-    line2: Annotated[str, Field(max_length=200)] | None = None
+    line2: Annotated[str, Field(max_length=200), SINGLE_LINE] | None = None
     city: Text
-    region: Annotated[str, Field(max_length=100)] | None = None
-    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    region: Annotated[str, Field(max_length=100), SINGLE_LINE] | None = None
+    postal_code: Annotated[str, Field(min_length=1, max_length=20), SINGLE_LINE]
     country: CountryAlpha2
 
 
@@ -105,7 +145,7 @@ class ReturnLineRequest(BaseModel):
     tax: Annotated[MinorUnits, Field(description="tax charged on this line's whole delivered quantity, minor units")]
     condition: Condition
     reason_code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _./-]*$")]
-    comment: Annotated[str, Field(max_length=1_000)] | None = None
+    comment: Annotated[str, Field(max_length=1_000), FREE_TEXT] | None = None
 
     @model_validator(mode="after")
     def _quantity_within_delivered(self) -> Self:
@@ -182,3 +222,38 @@ class ReturnRequest(BaseModel):
     def order_goods_value(self) -> int:
         """What the customer paid for goods and tax on the whole order (captured less shipping)."""
         return self.amount_captured - self.shipping_paid
+
+    def differences(self, other: ReturnRequest) -> tuple[str, ...]:
+        """The top-level fields in which `other` differs from this request, compared in canonical (JSON) form: what
+        parses to the same request is the same request, however it was spelt (key order, defaults, case)."""
+        mine: dict[str, Any] = self.model_dump(mode="json")
+        theirs: dict[str, Any] = other.model_dump(mode="json")
+        return tuple(name for name in type(self).model_fields if mine.get(name) != theirs.get(name))
+
+
+def date_problems(request: ReturnRequest, *, today: date) -> list[FieldError]:
+    """The request's dates that no real order has as of `today` (the caller's clock): an order date in the future
+    (beyond `MAX_CLOCK_SKEW`) or more than `MAX_ORDER_AGE` ago, a delivery date in the future.
+
+    Relative to a clock, so not part of the schema (a stored request must stay valid as time passes): intake checks
+    these at the door, with the field name, before storing anything."""
+    latest = today + MAX_CLOCK_SKEW
+    earliest = today - MAX_ORDER_AGE
+    problems: list[FieldError] = []
+    if request.order_date > latest:
+        problems.append(
+            FieldError(field="order_date", reason=f"{request.order_date} is in the future (today is {today})")
+        )
+    elif request.order_date < earliest:
+        problems.append(
+            FieldError(
+                field="order_date",
+                reason=f"{request.order_date} is more than three years ago (the earliest order date accepted is "
+                f"{earliest})",
+            )
+        )
+    if request.delivery_date is not None and request.delivery_date > latest:
+        problems.append(
+            FieldError(field="delivery_date", reason=f"{request.delivery_date} is in the future (today is {today})")
+        )
+    return problems

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from rma.domain.text import escape_unstorable
+
 
 class FieldError(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -13,13 +15,17 @@ class FieldError(BaseModel):
 
 
 def dotted_path(loc: tuple[int | str, ...]) -> str:
-    """`("lines", 0, "unit_price")` -> `lines[0].unit_price`."""
+    """`("lines", 0, "unit_price")` -> `lines[0].unit_price`.
+
+    An unknown key is named as sent, except NUL and lone surrogates, written `\\uXXXX`: the path is answered as
+    JSON and stored with dead letters, where those cannot go."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else part
+            name = escape_unstorable(part)
+            out += f".{name}" if out else name
     return out or "(request)"
 
 

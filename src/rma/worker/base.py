@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import psycopg
 import structlog
@@ -19,11 +19,12 @@ from celery import Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
 from rma.domain.errors import ConcurrentUpdateError
+from rma.domain.text import escape_unstorable, fit, storable
 from rma.domain.validation import field_errors
-from rma.logging import get_logger
+from rma.logging import error_summary, get_logger
 from rma.ports.providers import ProviderError
 from rma.ports.stores import DeadLetter
 from rma.services import dead_letters
@@ -87,7 +88,7 @@ class RmaTask(Task[Any, Any]):
             retries = self.request.retries or 0
             if is_transient(exc) and retries < self.max_retries:
                 countdown = backoff_seconds(retries)
-                log.warning("task_retry", error=describe(exc), retry=retries + 1, countdown=countdown)
+                log.warning("task_retry", error=loggable(exc), retry=retries + 1, countdown=countdown)
                 raise self.retry(exc=exc, countdown=countdown) from exc
             self.give_up(exc, kwargs, exhausted=is_transient(exc))
             return None
@@ -115,7 +116,7 @@ class RmaTask(Task[Any, Any]):
         except Exception as exc:
             if is_transient(exc) and not isinstance(exc, ConcurrentUpdateError):
                 raise
-            log.info("batch_split", error=describe(exc), size=len(ids))
+            log.info("batch_split", error=loggable(exc), size=len(ids))
             self._one_at_a_time(ids, step)
         return len(ids)
 
@@ -134,26 +135,41 @@ class RmaTask(Task[Any, Any]):
 
     def give_up(self, exc: BaseException, kwargs: Mapping[str, Any], *, exhausted: bool) -> None:
         """Dead-letter the message (or one item of a batch) with its cause and park its return."""
-        cause = f"{'retries exhausted: ' if exhausted else ''}{describe(exc)}"[:2000]
+        cause = escape_unstorable(f"{'retries exhausted: ' if exhausted else ''}{describe(exc)}")[:2000]
         return_id = _maybe_uuid(kwargs.get("return_id"))
         delivery = self.request.delivery_info or {}
         letter = DeadLetter(
             cause=cause,
-            queue=delivery.get("routing_key"),
+            queue=fit(delivery.get("routing_key"), 64),
             task_name=self.name,
-            task_id=self.request.id,
+            task_id=fit(self.request.id, 64),
             return_id=return_id,
-            kwargs=dict(kwargs),
+            # A NUL or a lone surrogate would fail the INSERT and lose the letter: written as \\u0000 instead.
+            kwargs=cast("dict[str, Any]", storable(dict(kwargs))),
         )
         letter_id = dead_letters.record(self.ctx, letter, park=f"{self.name} failed: {cause}")
-        log.error("task_dead_lettered", dead_letter_id=letter_id, cause=cause, return_id=kwargs.get("return_id"))
+        # The letter holds the whole cause for an operator (`rma dlq list`); the log line only what cannot quote input.
+        logged = f"{'retries exhausted: ' if exhausted else ''}{loggable(exc)}"
+        log.error("task_dead_lettered", dead_letter_id=letter_id, cause=logged, return_id=kwargs.get("return_id"))
 
 
 def describe(exc: BaseException) -> str:
-    """The cause in words, without echoing input values (a bad request may carry personal data)."""
+    """The cause in words, without echoing input values (a bad request may carry personal data).
+
+    A database error's text quotes the statement's parameters: only its classes and SQLSTATE are told."""
     if isinstance(exc, ValidationError):
         return "invalid message: " + "; ".join(f"{e.field}: {e.reason}" for e in field_errors(exc))
+    if isinstance(exc, StatementError | psycopg.Error):
+        return error_summary(exc)
     return f"{exc.__class__.__name__}: {exc}"
+
+
+def loggable(exc: BaseException) -> str:
+    """The cause as a log line may carry it: `describe` for validation errors (fields and reasons) and provider
+    errors (our adapters' words), `rma.logging.error_summary` for anything else, whose text may quote input."""
+    if isinstance(exc, ValidationError | ProviderError):
+        return describe(exc)
+    return error_summary(exc)
 
 
 def _maybe_uuid(value: object) -> uuid.UUID | None:

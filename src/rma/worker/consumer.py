@@ -12,6 +12,7 @@ from typing import Any
 
 from celery.worker.consumer import Consumer
 
+from rma.domain.text import escape_unstorable, fit
 from rma.logging import get_logger
 from rma.ports.stores import DeadLetter
 from rma.services import dead_letters
@@ -33,12 +34,15 @@ class DeadLetteringConsumer(Consumer):
     def _dead_letter(self, message: Any, cause: str) -> bool:  # noqa: ANN401 - a kombu Message
         headers = getattr(message, "headers", None) or {}
         delivery = getattr(message, "delivery_info", None) or {}
+        # The publisher chose every header: one with a NUL, or too long for its column, would make the letter fail to
+        # store and send the message back to the queue for ever.
+        cause = escape_unstorable(cause)[:2000]
         letter = DeadLetter(
-            cause=cause[:2000],
-            queue=delivery.get("routing_key"),
-            task_name=headers.get("task") if isinstance(headers.get("task"), str) else None,
-            task_id=headers.get("id") if isinstance(headers.get("id"), str) else None,
-            content_type=getattr(message, "content_type", None),
+            cause=cause,
+            queue=fit(delivery.get("routing_key"), 64),
+            task_name=fit(headers.get("task"), 128),
+            task_id=fit(headers.get("id"), 64),
+            content_type=fit(getattr(message, "content_type", None), 64),
             raw_body=_body_bytes(message),
         )
         try:

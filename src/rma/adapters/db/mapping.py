@@ -7,14 +7,14 @@ from typing import Any
 from rma.adapters.db.tables import ReturnLineRow, ReturnRow, TimelineRow
 from rma.domain.lifecycle import Actor, Status, TimelineEntry
 from rma.domain.policy.evaluate import Decision
-from rma.domain.requests import ReturnRequest
+from rma.domain.requests import STORED, ReturnRequest
 from rma.domain.returns import ReturnAuthorization, ReturnLine
 
 
 def to_domain(row: ReturnRow) -> ReturnAuthorization:
     return ReturnAuthorization(
         id=row.id,
-        request=ReturnRequest.model_validate(row.request),
+        request=ReturnRequest.model_validate(row.request, context=STORED),  # as accepted when it was stored
         status=Status(row.status),
         rma_number=row.rma_number,
         decision=Decision.model_validate(row.decision) if row.decision is not None else None,

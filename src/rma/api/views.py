@@ -6,6 +6,7 @@ contact and address, which no response includes.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -113,14 +114,4 @@ def review_summary(ret: ReturnAuthorization) -> ReviewSummary:
 
 
 def header_summary(row: ReturnHeader) -> ReturnSummary:
-    return ReturnSummary(
-        return_id=row.return_id,
-        rma_number=row.rma_number,
-        status=row.status,
-        channel=row.channel,
-        order_id=row.order_id,
-        upstream_request_id=row.upstream_request_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        status_url=status_url(row.return_id),
-    )
+    return ReturnSummary(**dataclasses.asdict(row), status_url=status_url(row.return_id))

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 
 from rma.adapters.db.tables import TimelineRow
 from rma.client import ReturnsClient
+from rma.domain.lifecycle import Status
 from rma.domain.requests import ReturnRequest
 from rma.worker.queues import Queue
 from rma.worker.tasks.bench import BENCH_COUNTER
@@ -229,22 +230,30 @@ def intake_batch(
 
 @dataclass
 class QueueSampler:
-    """Samples every queue's length once a second from its own thread."""
+    """Samples every queue's length once a second from its own thread, and with `cpu` (CPU seconds the stack has
+    used so far) that too: which seconds had work queued, and how busy the cores were in them."""
 
     redis_url: str
     interval: float = 1.0
+    cpu: Callable[[], float] | None = None
     samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+    cpu_samples: list[tuple[float, float]] = field(default_factory=list)
+    started_wall: float = 0.0  # time.time() of the first sample: where the timeline's timestamps meet these
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
         client = redis.Redis.from_url(self.redis_url)
         started = time.monotonic()
+        self.started_wall = time.time()
 
         def loop() -> None:
             while not self._stop.is_set():
                 depth = {queue.value: int(client.llen(queue.value)) for queue in Queue}
-                self.samples.append((round(time.monotonic() - started, 1), depth))
+                when = round(time.monotonic() - started, 1)
+                self.samples.append((when, depth))
+                if self.cpu is not None:
+                    self.cpu_samples.append((when, self.cpu()))
                 self._stop.wait(self.interval)
 
         self._thread = threading.Thread(target=loop, name="queue-sampler", daemon=True)
@@ -289,3 +298,47 @@ def stage_seconds(engine: Engine, *, clock_speed: float) -> dict[str, dict[str, 
 
 def cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+def completion_times(engine: Engine, *, epoch: float, speed: float, since: float) -> list[float]:
+    """Wall-clock seconds after `since` (a time.time()) at which each return closed, sorted: the timeline's
+    application times mapped back through the clock (application = epoch + (wall - epoch) x speed)."""
+    with engine.connect() as conn:
+        stamps = conn.scalars(
+            select(TimelineRow.at).where(TimelineRow.line_id.is_(None), TimelineRow.to_status == Status.CLOSED.value)
+        )
+        return sorted(seconds for at in stamps if (seconds := epoch + (at.timestamp() - epoch) / speed - since) >= 0)
+
+
+def saturated_window(
+    queued: Sequence[tuple[float, int]], *, floor: int, settle: float = 3.0
+) -> tuple[float, float] | None:
+    """The span in which the pipeline is saturated: work waits in its queues. `queued` is (seconds, messages queued
+    in every queue) once a second. A span runs from a sample above `floor` to the first sample at or below it from
+    which the backlog stays there for `settle` seconds (a worker holding its prefetched batches can leave the queues
+    empty for a moment while it is busy; beat's ticks keep a few messages queued in an idle system); the longest
+    span is the window, so a late burst (a re-drive, a tick's batch) cannot stand in for the backlog."""
+    spans: list[tuple[float, float]] = []
+    start: float | None = None
+    quiet_since: float | None = None
+    for when, depth in queued:
+        if depth > floor:
+            start = when if start is None else start
+            quiet_since = None
+        elif start is not None:
+            quiet_since = when if quiet_since is None else quiet_since
+            if when - quiet_since >= settle:
+                spans.append((start, quiet_since))
+                start = quiet_since = None
+    if start is not None:  # still queued (or not quiet for long enough) when the samples end
+        spans.append((start, quiet_since if quiet_since is not None else queued[-1][0]))
+    return max(spans, key=lambda span: span[1] - span[0], default=None)
+
+
+def cores_busy(cpu: Sequence[tuple[float, float]], window: tuple[float, float]) -> float | None:
+    """Cores the stack kept busy in `window`, from (seconds, CPU seconds used so far) samples: the difference of the
+    first and last sample inside it over the time between them."""
+    inside = [(when, spent) for when, spent in cpu if window[0] <= when <= window[1]]
+    if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+        return None
+    return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])

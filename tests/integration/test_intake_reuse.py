@@ -42,10 +42,10 @@ def test_submit_return_refuses_a_different_request_under_a_used_key(uow_factory:
 
 
 def test_the_race_fallback_names_each_conflict_by_position_and_stores_the_rest(
-    postgres: Engine, make_request: Any
+    engine: Engine, make_request: Any
 ) -> None:
-    """PostgreSQL only: on SQLite the bulk insert raises the unique violation itself, untranslated (left alone)."""
-    session_factory = make_session_factory(postgres)
+    """On both backends: the bulk insert's unique violation on the upstream key is a lost race, not an error."""
+    session_factory = make_session_factory(engine)
 
     def uow_factory() -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(session_factory, flow=ReturnFlow())

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import psycopg
-from sqlalchemy import String, any_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, String, Table, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rma.adapters.db.mapping import new_entries, new_row, new_rows, to_domain, update_row
@@ -23,9 +25,32 @@ from rma.ports.messaging import Change
 from rma.ports.stores import RefundStatus
 
 UPSTREAM_KEY = "uq_returns_channel_upstream"  # one return per (channel, upstream request id)
+# How the backends name that key in a unique violation: PostgreSQL by the constraint, SQLite by its columns.
+UPSTREAM_KEY_HINTS = (UPSTREAM_KEY, "returns.channel, returns.upstream_request_id")
 
 # Units on lines in these statuses are free to be claimed again by a later return of the same order line.
 _RELEASED = (Status.REJECTED.value, Status.CANCELLED.value, Status.EXPIRED.value)
+
+
+def _bulk_insert(connection: Connection, tables: Sequence[tuple[Table, list[dict[str, Any]]]]) -> None:
+    """PostgreSQL: COPY; SQLite: Core executemany (none of the ORM's per-row bookkeeping either way). A unique
+    violation of the upstream key (a concurrent submission won the race) is a DuplicateRequestError."""
+    if connection.dialect.name == "postgresql":
+        try:
+            for table, values in tables:
+                copy_rows(connection, table, values)
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == UPSTREAM_KEY:
+                raise DuplicateRequestError(str(exc)) from exc
+            raise
+        return
+    try:
+        for table, values in tables:
+            connection.execute(insert(table), values)
+    except IntegrityError as exc:
+        if any(hint in str(exc.orig) for hint in UPSTREAM_KEY_HINTS):
+            raise DuplicateRequestError(str(exc.orig)) from exc
+        raise
 
 
 class SqlAlchemyReturnRepository:
@@ -58,19 +83,7 @@ class SqlAlchemyReturnRepository:
             (table_of(ReturnLineRow), [line for _, lines, _ in rows for line in lines]),
             (table_of(TimelineRow), [entry for _, _, timeline in rows for entry in timeline]),
         )
-        connection = self._session.connection()
-        if connection.dialect.name == "postgresql":
-            try:
-                for table, values in tables:
-                    copy_rows(connection, table, values)
-            except psycopg.errors.UniqueViolation as exc:
-                if exc.diag.constraint_name == UPSTREAM_KEY:
-                    raise DuplicateRequestError(str(exc)) from exc
-                raise
-            return
-        # Core executemany on the tables: none of the ORM's per-row bookkeeping.
-        for table, values in tables:
-            connection.execute(insert(table), values)
+        _bulk_insert(self._session.connection(), tables)
 
     def ids_by_upstream(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
         """Existing returns for (channel, upstream request id) keys, in one query per channel."""

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from rma.adapters.db.repository import UPSTREAM_KEY, SqlAlchemyReturnRepository
+from rma.adapters.db.repository import UPSTREAM_KEY_HINTS, SqlAlchemyReturnRepository
 from rma.adapters.db.stores.dead_letters import SqlDeadLetterStore
 from rma.adapters.db.stores.inspections import SqlInspectionStore
 from rma.adapters.db.stores.labels import SqlLabelStore
@@ -28,9 +28,6 @@ from rma.adapters.db.tables import RmaCounterRow
 from rma.adapters.db.upsert import insert_or_ignore
 from rma.domain.errors import ConcurrentUpdateError, DuplicateRequestError
 from rma.ports.messaging import Flow, OutboxMessage
-
-_UPSTREAM_KEY_HINTS = (UPSTREAM_KEY, "returns.channel, returns.upstream_request_id")
-
 
 # Called with (outbox row id, message) for each message this unit of work committed: the publisher's cue.
 AfterCommit = Callable[[Sequence[tuple[int, OutboxMessage]]], None]
@@ -92,7 +89,7 @@ class SqlAlchemyUnitOfWork:
             raise ConcurrentUpdateError(f"a return was changed by another writer since it was loaded: {exc}") from exc
         except IntegrityError as exc:
             session.rollback()
-            if any(hint in str(exc.orig) for hint in _UPSTREAM_KEY_HINTS):
+            if any(hint in str(exc.orig) for hint in UPSTREAM_KEY_HINTS):
                 raise DuplicateRequestError(str(exc.orig)) from exc
             raise
         finally:

@@ -76,7 +76,9 @@ def test_effects_happened_exactly_once(stack: Stack) -> None:
     assert stack.count(NotificationRow, NotificationRow.sent_at.is_(None)) == 0
     assert stack.count(SandboxMessageRow) == stack.count(NotificationRow)  # one message per (return, event)
     assert stack.count(DeadLetterRow) == 0
-    assert stack.count(OutboxRow) == 0
+    # A published message's outbox row is deleted a moment later, in a batch (or by the relay's sweep): the last
+    # dispatch tick's may still be there when its messages are already sent.
+    wait_until(lambda: stack.count(OutboxRow) == 0, timeout=10, what="the outbox to empty")
 
 
 def test_every_task_run_again_changes_nothing(stack: Stack, finished: list[uuid.UUID]) -> None:

@@ -6,7 +6,6 @@ twice that way is harmless, as every task is idempotent."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 
 from sqlalchemy import delete
@@ -29,6 +28,7 @@ class _BatchDeleter:
         self._pending: list[int] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._idle = threading.Event()  # never set: the thread lives as long as the process (a daemon)
 
     def add(self, ids: list[int]) -> None:
         with self._lock:
@@ -45,8 +45,8 @@ class _BatchDeleter:
                 session.execute(delete(OutboxRow).where(OutboxRow.id.in_(ids)))
 
     def _run(self) -> None:
-        while True:
-            time.sleep(self._interval)
+        # An Event's wait, not time.sleep: the thread must not share the process's sleep with anything that patches it.
+        while not self._idle.wait(self._interval):
             try:
                 self.flush()
             except Exception as exc:  # noqa: BLE001 - a later sweep republishes what was not deleted; harmless

@@ -240,3 +240,46 @@ def _status_of(ctx: StageContext, return_id: uuid.UUID) -> Status:
         ret = uow.returns.get(return_id)
         assert ret is not None
         return ret.status
+
+
+class RecordingPublisher:
+    """The publisher port, recording what it was asked to send."""
+
+    def __init__(self) -> None:
+        self.tasks: list[tuple[str, dict[str, Any]]] = []
+        self.raw: list[tuple[bytes, str, str]] = []
+
+    def publish(self, messages: Sequence[dict[str, Any]]) -> None:  # noqa: ARG002
+        raise AssertionError("a replay sends one message by name or as it was")
+
+    def send_task(self, task: str, kwargs: dict[str, Any]) -> None:
+        self.tasks.append((task, kwargs))
+
+    def send_raw(self, body: bytes, *, queue: str, content_type: str) -> None:
+        self.raw.append((body, queue, content_type))
+
+
+def test_a_dead_letter_is_replayed_once_by_name_or_as_it_was(ctx: StageContext) -> None:
+    from rma.ports.stores import DeadLetter  # noqa: PLC0415
+    from rma.services import dead_letters  # noqa: PLC0415
+
+    by_name = dead_letters.record(
+        ctx, DeadLetter(cause="boom", task_name="rma.labels.issue_label", kwargs={"return_id": "r-1"})
+    )
+    undecodable = dead_letters.record(
+        ctx, DeadLetter(cause="not JSON", queue="rma.intake", content_type="text/plain", raw_body=b"\xff{")
+    )
+    empty = dead_letters.record(ctx, DeadLetter(cause="nothing to send"))
+    publisher = RecordingPublisher()
+
+    dead_letters.replay(ctx, publisher, by_name)
+    dead_letters.replay(ctx, publisher, undecodable)
+
+    assert publisher.tasks == [("rma.labels.issue_label", {"return_id": "r-1"})]
+    assert publisher.raw == [(b"\xff{", "rma.intake", "text/plain")]
+    assert [r.id for r in dead_letters.recent(ctx, limit=10, include_replayed=False)] == [empty]
+    assert len(dead_letters.recent(ctx, limit=10, include_replayed=True)) == 3
+    for letter_id, refused in ((by_name, "already replayed"), (empty, "neither a task"), (999_999, "no dead letter")):
+        with pytest.raises(dead_letters.ReplayError, match=refused):
+            dead_letters.replay(ctx, publisher, letter_id)
+    assert len(publisher.tasks) + len(publisher.raw) == 2  # nothing sent twice, nothing sent for the refusals

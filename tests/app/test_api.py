@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import select, text
+from sqlalchemy import select
 from tests.app.api_support import (
     HEADERS,
     CommitFails,
@@ -22,12 +21,8 @@ from tests.app.api_support import (
     closed_port,
     count,
     expensive_body,
-    make_runtime,
 )
-from tests.conftest import POSTGRES_URL
-from tests.integration.conftest import postgres_url_with_schema
 
-from rma.adapters.db import create_db_engine
 from rma.adapters.db.tables import OutboxRow, ReturnRow, TimelineRow
 from rma.api import create_api
 from rma.bootstrap import Runtime, build_runtime
@@ -42,35 +37,6 @@ from rma.worker.app import create_app
 
 NOW = datetime.now(UTC)
 SCHEMA_FILE = Path(__file__).parents[2] / "docs" / "return-request.schema.json"
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    rt = make_runtime(f"sqlite:///{tmp_path / 'api.db'}")
-    yield rt
-    rt.close()
-
-
-@pytest.fixture
-def pg_runtime() -> Iterator[Runtime]:
-    """A fresh PostgreSQL schema for this test alone, dropped afterwards."""
-    schema = f"rma_api_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        rt = make_runtime(postgres_url_with_schema(schema))
-        yield rt
-        rt.close()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_runtime(request: pytest.FixtureRequest) -> Runtime:
-    return request.getfixturevalue("runtime" if request.param == "sqlite" else "pg_runtime")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import json
 import logging
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -23,11 +22,8 @@ import structlog
 import uvicorn
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from tests.app.api_support import HEADERS, TestClient, body, count, make_runtime
-from tests.conftest import POSTGRES_URL
-from tests.integration.conftest import postgres_url_with_schema
+from tests.app.api_support import HEADERS, TestClient, body, count
 
-from rma.adapters.db import create_db_engine
 from rma.adapters.db.tables import ReturnRow
 from rma.api import create_api
 from rma.api.routes_returns import KEY_REUSED
@@ -40,36 +36,6 @@ from rma.services.intake import Submitted, submit_batch
 
 MARKER = "ZZMARKERZZ"
 BODY_ROUTES = ["/v1/returns", "/v1/returns/batch", "/v1/reviews/RMA-00000000A"]
-
-
-@pytest.fixture
-def runtime(tmp_path: Any) -> Iterator[Runtime]:
-    rt = make_runtime(f"sqlite:///{tmp_path / 'api.db'}")
-    yield rt
-    rt.close()
-
-
-@pytest.fixture
-def pg_runtime() -> Iterator[Runtime]:
-    """A fresh PostgreSQL schema for this test alone, dropped afterwards."""
-    schema = f"rma_bad_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        rt = make_runtime(postgres_url_with_schema(schema))
-        yield rt
-        rt.close()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_runtime(request: pytest.FixtureRequest) -> Runtime:
-    runtime: Runtime = request.getfixturevalue("runtime" if request.param == "sqlite" else "pg_runtime")
-    return runtime
 
 
 @pytest.fixture

@@ -31,10 +31,8 @@ class Settings(BaseSettings):
         max_length=48,
         description="this process's name in the stack (set by `rma stack`); PostgreSQL shows it as application_name",
     )
-    # 10 rather than 5 since the fifth session: with less CPU per return the workers keep both cores runnable at the
-    # backlog's peak, and intake's p99 there rose above twice its idle figure at 5 (BENCHMARKS.md).
     worker_nice: int = Field(
-        default=10,
+        default=5,
         ge=0,
         le=19,
         description="CPU niceness added by stage workers: on a shared host, a saturated pipeline yields to intake",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 import warnings
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rma.adapters.db import SqlAlchemyUnitOfWork
 from rma.bench.harness import free_port
-from rma.bootstrap import Runtime, build_runtime, prepare_database
+from rma.bootstrap import Runtime, build_runtime, prepare_database, unit_of_work_factory
 from rma.config import Settings
 from rma.services.flow import ReturnFlow
 from rma.worker.app import create_app
@@ -56,8 +57,11 @@ def expensive_body() -> dict[str, Any]:
 
 
 def make_runtime(database_url: str) -> Runtime:
+    """A runtime whose units of work leave their messages in the outbox (nothing publishes them after commit, no
+    worker runs here): the tests read what each request queued."""
     settings = Settings(database_url=database_url, broker_url="memory://")
     runtime = build_runtime(settings, celery_app=create_app(settings))
+    runtime.ctx = dataclasses.replace(runtime.ctx, uow=unit_of_work_factory(runtime.sessions))
     prepare_database(runtime.settings, runtime.engine)
     return runtime
 

@@ -6,15 +6,19 @@ import dataclasses
 import json
 import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from tests.conftest import POSTGRES_URL
+from tests.integration.conftest import postgres_url_with_schema
 
-from rma.adapters.db import SqlAlchemyUnitOfWork
+from rma.adapters.db import SqlAlchemyUnitOfWork, create_db_engine
 from rma.bench.harness import free_port
 from rma.bootstrap import Runtime, build_runtime, prepare_database, unit_of_work_factory
 from rma.config import Settings
@@ -89,3 +93,22 @@ class CommitFails(SqlAlchemyUnitOfWork):
     def commit(self) -> None:
         self.session.flush()
         raise connection_lost()
+
+
+@contextmanager
+def postgres_runtime(prefix: str) -> Iterator[Runtime]:
+    """A runtime on a fresh PostgreSQL schema of its own, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_db_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        runtime = make_runtime(postgres_url_with_schema(schema))
+        try:
+            yield runtime
+        finally:
+            runtime.close()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from tests.app.api_support import make_runtime
-from tests.conftest import POSTGRES_URL
-from tests.integration.conftest import postgres_url_with_schema
+from tests.app.api_support import make_runtime, postgres_runtime
 
-from rma.adapters.db import create_db_engine
 from rma.bootstrap import Runtime
 
 
@@ -26,18 +21,8 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
 @pytest.fixture
 def pg_runtime() -> Iterator[Runtime]:
     """A fresh PostgreSQL schema for this test alone, dropped afterwards."""
-    schema = f"rma_api_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        rt = make_runtime(postgres_url_with_schema(schema))
+    with postgres_runtime("rma_api") as rt:
         yield rt
-        rt.close()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

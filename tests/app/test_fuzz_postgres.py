@@ -8,7 +8,6 @@ back and stored as sent."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -17,12 +16,8 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
-from tests.app.api_support import HEADERS, TestClient, body, make_runtime
-from tests.conftest import POSTGRES_URL
-from tests.integration.conftest import postgres_url_with_schema
+from tests.app.api_support import HEADERS, TestClient, body, postgres_runtime
 
-from rma.adapters.db import create_db_engine
 from rma.api import create_api
 from rma.domain.requests import MAX_CLOCK_SKEW, MAX_ORDER_AGE
 
@@ -44,19 +39,11 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(Healt
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    schema = f"rma_fuzz_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        runtime = make_runtime(postgres_url_with_schema(schema))
-        with TestClient(create_api(runtime, api_keys=frozenset({HEADERS["X-API-Key"]}))) as test_client:
-            yield test_client
-        runtime.close()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with (
+        postgres_runtime("rma_fuzz") as runtime,
+        TestClient(create_api(runtime, api_keys=frozenset({HEADERS["X-API-Key"]}))) as test_client,
+    ):
+        yield test_client
 
 
 def _string_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -19,7 +19,7 @@ from rma.ports.messaging import Step
 from rma.ports.providers import Notifier, PaymentGateway
 from rma.services import closing, issuance, labels
 from rma.services.context import StageContext
-from rma.services.flow import CLOSE, ISSUE_LABEL, ISSUE_LABELS
+from rma.services.flow import ISSUE_LABEL, ISSUE_LABELS
 
 NOW = datetime(2026, 9, 10, 12, 0, tzinfo=UTC)
 
@@ -110,7 +110,6 @@ def test_closing_closes_settled_returns_only_and_nobody_is_told(
     settled = _stored(db, make_request(upstream_request_id="a"))
     settled.transition(Status.REJECTED, at=NOW, actor=Actor.POLICY, cause="test")
     waiting = _stored(db, make_request(upstream_request_id="b"))
-    db.returns[settled.id] = settled
 
     result = closing.close_many(ctx, [settled.id, waiting.id])
 
@@ -119,4 +118,3 @@ def test_closing_closes_settled_returns_only_and_nobody_is_told(
     assert db.returns[waiting.id].status is Status.REQUESTED
     assert db.announcements == []  # closing is internal
     assert db.outbox == []
-    assert CLOSE not in {step.task for chain in db.outbox for step in chain}

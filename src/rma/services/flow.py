@@ -8,23 +8,8 @@ transaction. The reconciler re-sends the same chains (`steps_for`) for returns w
 agree. Beat fan-outs (tracking tick, notify dispatch, auto-inspection) queue their own steps explicitly
 (`UnitOfWork.outbox.enqueue`). Task names are the message contract; tasks take ids, never personal data.
 
-    status            next step                customer hears   may wait
-    requested         issuance                 -                a machine step (re-driven)
-    pending_review    (a reviewer)             yes              review SLA (2 days)
-    authorized        label                    yes              a machine step
-    label_issued      (the carrier: polled)    yes              label validity (14 days)
-    in_transit        (the carrier: polled)    yes              longest transit (30 days)
-    exception         (refund or cancel)       yes              -
-    delivered         (the warehouse)          yes              inspection deadline (business days)
-    inspected         close                    yes              a machine step
-    refund_pending    refund                   -                a machine step
-    refunded          close                    yes              a machine step
-    refund_failed     (a person)               yes              -
-    rejected          close                    yes              a machine step
-    expired           close                    yes              a machine step
-    cancelled         close                    yes              a machine step
-    needs_attention   (a person)               -                -
-    closed            -                        -                -
+
+The table is `LIFECYCLE` below: per status, its next step, whether it is announced, and its `Wait`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from rma.domain.errors import DomainError, InvalidRmaNumberError
@@ -13,7 +12,6 @@ from rma.domain.lifecycle import Status
 from rma.domain.returns import ReturnAuthorization
 from rma.domain.rma_numbers import parse_rma_number
 from rma.ports.queries import ReturnHeader, ReturnQueries
-from rma.ports.stores import LabelRecord, RefundRecord
 from rma.ports.unit_of_work import UnitOfWork
 from rma.services.errors import ReturnNotFoundError
 
@@ -43,20 +41,6 @@ def find_return(uow: UnitOfWork, ref: str) -> ReturnAuthorization:
     if ret is None:
         raise ReturnNotFoundError(f"no return {ref!r}")
     return ret
-
-
-@dataclass(frozen=True, slots=True)
-class ReturnFile:
-    """A return with what the stages recorded beside it."""
-
-    ret: ReturnAuthorization
-    label: LabelRecord | None
-    refunds: Sequence[RefundRecord]
-
-
-def return_file(uow: UnitOfWork, ref: str) -> ReturnFile:
-    ret = find_return(uow, ref)
-    return ReturnFile(ret, uow.labels.get(ret.id), uow.refunds.of_return(ret.id))
 
 
 def returns_of_order(queries: ReturnQueries, order_id: str, *, channel: str | None) -> Sequence[ReturnHeader]:

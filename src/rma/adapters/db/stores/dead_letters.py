@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -17,17 +18,7 @@ class SqlDeadLetterStore:
         self._session = session
 
     def add(self, letter: DeadLetter, *, at: datetime) -> int:
-        row = DeadLetterRow(
-            created_at=at,
-            queue=letter.queue,
-            task_name=letter.task_name,
-            task_id=letter.task_id,
-            return_id=letter.return_id,
-            kwargs=letter.kwargs,
-            content_type=letter.content_type,
-            raw_body=letter.raw_body,
-            cause=letter.cause,
-        )
+        row = DeadLetterRow(created_at=at, **dataclasses.asdict(letter))
         self._session.add(row)
         self._session.flush()
         return row.id
@@ -38,16 +29,7 @@ class SqlDeadLetterStore:
             id=row.id,
             created_at=row.created_at,
             replayed_at=row.replayed_at,
-            letter=DeadLetter(
-                cause=row.cause,
-                queue=row.queue,
-                task_name=row.task_name,
-                task_id=row.task_id,
-                return_id=row.return_id,
-                kwargs=row.kwargs,
-                content_type=row.content_type,
-                raw_body=row.raw_body,
-            ),
+            letter=DeadLetter(**{field.name: getattr(row, field.name) for field in dataclasses.fields(DeadLetter)}),
         )
 
     def recent(self, *, limit: int, include_replayed: bool) -> Sequence[DeadLetterRecord]:

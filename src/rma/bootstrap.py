@@ -22,6 +22,9 @@ from rma.adapters.db.published import PublishAfterCommit
 from rma.adapters.db.queries import SqlReturnQueries
 from rma.adapters.db.server import configuration_warnings, server_settings
 from rma.adapters.db.unit_of_work import AfterCommit
+from rma.adapters.documents.renderer import ReportlabRenderer
+from rma.adapters.documents.store import FileDocumentStore
+from rma.adapters.ratelimit import SharedRateLimit, storage_url
 from rma.adapters.sandbox.carrier import JourneyMix, SandboxCarrier
 from rma.adapters.sandbox.gateway import SandboxGateway
 from rma.adapters.sandbox.inspector import SandboxInspector
@@ -31,7 +34,9 @@ from rma.adapters.sandbox.tables import create_sandbox_tables
 from rma.config import Settings
 from rma.policies.loader import load_policy_book
 from rma.ports.clock import Clock
+from rma.ports.documents import DocumentRenderer
 from rma.ports.messaging import Publisher
+from rma.ports.providers import Carrier, CarrierWebhook
 from rma.ports.queries import ReturnQueries
 from rma.ports.unit_of_work import UnitOfWork
 from rma.services.context import StageContext
@@ -57,6 +62,8 @@ def make_timing(settings: Settings) -> Timing:
         label_valid=timedelta(days=settings.label_valid_days),
         poll_every=timedelta(hours=settings.poll_every_hours),
         poll_max_gap=timedelta(hours=settings.poll_max_gap_hours),
+        poll_after_webhook=timedelta(hours=settings.webhook_poll_every_hours),
+        lost_after=timedelta(days=settings.lost_after_days),
     )
 
 
@@ -78,6 +85,68 @@ def unit_of_work_factory(
     return lambda: SqlAlchemyUnitOfWork(sessions, flow=flow, after_commit=after_commit)
 
 
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def make_carrier(
+    settings: Settings, sessions: sessionmaker[Session], clock: Clock, renderer: DocumentRenderer
+) -> Carrier:
+    if settings.carrier == "sandbox":
+        mix = JourneyMix(
+            never_shipped=settings.sandbox_never_shipped,
+            lost=settings.sandbox_lost,
+            returned_to_sender=settings.sandbox_returned_to_sender,
+            damaged=settings.sandbox_damaged,
+        )
+        return SandboxCarrier(
+            sessions,
+            clock,
+            mix,
+            renderer=renderer,
+            warehouse=settings.warehouse_address,
+            label_format=settings.label_format,
+            weight_oz=settings.parcel_weight_oz,
+        )
+    from rma.adapters.easypost.carrier import EasyPostCarrier, EasyPostConfig  # noqa: PLC0415 - only where it runs
+
+    throttle = None
+    if settings.carrier_rate_limit > 0:
+        limit = SharedRateLimit(
+            storage_url(settings.carrier_rate_limit_url, settings.broker_url),
+            per_second=settings.carrier_rate_limit,
+            account=f"easypost:{settings.easypost_api_base}",
+        )
+        throttle = limit.acquire
+    fixed = tuple(settings.label_fixed_service.split(":", 1)) if settings.label_fixed_service else None
+    key = settings.easypost_api_key
+    return EasyPostCarrier(
+        EasyPostConfig(
+            api_key=key.get_secret_value() if key is not None else "",
+            api_base=settings.easypost_api_base,
+            timeout_seconds=settings.easypost_timeout_seconds,
+            warehouse=settings.warehouse_address,
+            warehouse_phone=settings.warehouse_phone or None,
+            label_format=settings.label_format,
+            carriers=_split(settings.label_carriers),
+            services=_split(settings.label_services),
+            fixed_service=(fixed[0], fixed[1]) if fixed else None,
+            concurrency=settings.easypost_concurrency,
+            throttle=throttle,
+        )
+    )
+
+
+def make_webhooks(settings: Settings) -> dict[str, CarrierWebhook]:
+    """The carriers whose webhooks the API takes: those with a webhook secret configured."""
+    secret = settings.easypost_webhook_secret
+    if settings.carrier != "easypost" or secret is None or not secret.get_secret_value():
+        return {}
+    from rma.adapters.easypost.webhook import EasyPostWebhook  # noqa: PLC0415 - only where it runs
+
+    return {"easypost": EasyPostWebhook(secret.get_secret_value())}
+
+
 def make_context(
     settings: Settings,
     sessions: sessionmaker[Session],
@@ -86,21 +155,20 @@ def make_context(
     uow: Callable[[], UnitOfWork],
     backlog: Callable[[str], int] | None = None,
 ) -> StageContext:
-    """The providers by settings. Only sandbox ones exist so far (config refuses any other name)."""
-    mix = JourneyMix(
-        never_shipped=settings.sandbox_never_shipped,
-        lost=settings.sandbox_lost,
-        returned_to_sender=settings.sandbox_returned_to_sender,
-        damaged=settings.sandbox_damaged,
-    )
+    """The providers by settings: the sandboxes, or real ones (`RMA_CARRIER=easypost`)."""
+    renderer = ReportlabRenderer(paper=settings.packing_slip_paper)
     return StageContext(
         uow=uow,
         clock=clock,
         book=load_policy_book(settings.policy_file),
         rma_prefix=settings.rma_prefix,
-        carrier=SandboxCarrier(sessions, clock, mix),
+        carrier=make_carrier(settings, sessions, clock, renderer),
         gateway=SandboxGateway(sessions, clock),
         notifier=SandboxNotifier(sessions, clock),
+        documents=FileDocumentStore(settings.documents_root()),
+        renderer=renderer,
+        warehouse=settings.warehouse_address,
+        parcel_weight_oz=settings.parcel_weight_oz,
         timing=make_timing(settings),
         auto_inspector=SandboxInspector() if settings.auto_inspect else None,
         auto_reviewer=SandboxReviewer() if settings.auto_review else None,
@@ -116,6 +184,7 @@ class Runtime:
     ctx: StageContext
     publisher: Publisher
     queries: ReturnQueries
+    webhooks: dict[str, CarrierWebhook]
 
     def close(self) -> None:
         self.engine.dispose()
@@ -144,6 +213,7 @@ def build_runtime(
         ctx=ctx,
         publisher=publisher,
         queries=SqlReturnQueries(sessions),
+        webhooks=make_webhooks(settings),
     )
 
 

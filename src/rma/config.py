@@ -6,10 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_extra_types.country import CountryAlpha2
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rma.domain.errors import InvalidRmaNumberError
+from rma.domain.requests import Address
 from rma.domain.rma_numbers import validate_prefix
 
 
@@ -38,14 +40,49 @@ class Settings(BaseSettings):
         description="CPU niceness added by stage workers: on a shared host, a saturated pipeline yields to intake",
     )
 
-    # Providers: only the sandbox ones exist so far; the real adapters plug in behind the same interfaces.
-    carrier: Literal["sandbox"] = "sandbox"
+    # Providers: the sandboxes (embedded demo, tests) or real ones behind the same interfaces.
+    carrier: Literal["sandbox", "easypost"] = "sandbox"
     gateway: Literal["sandbox"] = "sandbox"
     notifier: Literal["sandbox"] = "sandbox"
     sandbox_never_shipped: float = Field(default=0.03, ge=0, le=1)
     sandbox_lost: float = Field(default=0.02, ge=0, le=1)
     sandbox_returned_to_sender: float = Field(default=0.01, ge=0, le=1)
     sandbox_damaged: float = Field(default=0.01, ge=0, le=1)
+    # The carrier account (RMA_CARRIER=easypost). The key is read from the environment and never logged.
+    easypost_api_key: SecretStr | None = None
+    easypost_api_base: str = Field(default="https://api.easypost.com/v2", description="EasyPost's API (tests: a fake)")
+    easypost_timeout_seconds: float = Field(default=30, gt=0, le=300)
+    easypost_concurrency: int = Field(default=16, ge=1, le=128, description="carrier calls in flight per process")
+    easypost_webhook_secret: SecretStr | None = Field(default=None, description="verifies EasyPost's webhook HMAC")
+    carrier_rate_limit: float = Field(
+        default=0, ge=0, description="requests per second for the whole carrier account, shared by every process"
+    )
+    carrier_rate_limit_url: str = Field(default="", description="Redis holding the shared limit (default: broker's)")
+    label_format: Literal["PDF", "ZPL", "PNG"] = "PDF"
+    label_carriers: str = Field(default="", description="comma-separated carriers a label may use (empty: any)")
+    label_services: str = Field(default="", description="comma-separated services a label may use (empty: any)")
+    label_fixed_service: str = Field(default="", description="'CARRIER:SERVICE' to always buy that one")
+    parcel_weight_oz: float = Field(default=32, gt=0, le=2400, description="declared weight of a return parcel")
+    warehouse_address: Address = Field(
+        default=Address(
+            name="Returns Centre",
+            line1="100 Warehouse Way",
+            city="Reno",
+            region="NV",
+            postal_code="89502",
+            country=CountryAlpha2("US"),
+        ),
+        description="the returns centre every label is addressed to (JSON)",
+    )
+    warehouse_phone: str = Field(default="", description="the returns centre's phone, which some carriers require")
+    documents_dir: Path | None = Field(
+        default=None, description="label and packing-slip store (default: beside an SQLite file, else ./rma-documents)"
+    )
+    packing_slip_paper: Literal["letter", "a4"] = "letter"
+    lost_after_days: float = Field(default=10, gt=0, description="a parcel with no scan this long goes to a person")
+    webhook_poll_every_hours: float = Field(
+        default=48, gt=0, description="poll interval for a parcel whose carrier sent a webhook recently (app time)"
+    )
     auto_inspect: bool = Field(default=False, description="sandbox auto-inspector grades delivered returns")
     auto_review: bool = Field(default=False, description="sandbox auto-reviewer decides overdue manual reviews")
 
@@ -98,6 +135,27 @@ class Settings(BaseSettings):
             return validate_prefix(value)
         except InvalidRmaNumberError as exc:
             raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _carrier_account(self) -> Settings:
+        if self.carrier == "easypost" and (
+            self.easypost_api_key is None or not self.easypost_api_key.get_secret_value()
+        ):
+            raise ValueError("RMA_CARRIER=easypost needs RMA_EASYPOST_API_KEY")
+        if self.label_fixed_service and ":" not in self.label_fixed_service:
+            raise ValueError("RMA_LABEL_FIXED_SERVICE must read CARRIER:SERVICE, e.g. USPS:GroundAdvantage")
+        return self
+
+    def documents_root(self) -> Path:
+        """Where labels and slips are kept: the setting, else beside the SQLite database file, else the working
+        directory."""
+        if self.documents_dir is not None:
+            return self.documents_dir
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
+            db_file = Path(self.database_url.removeprefix(prefix))
+            return db_file.parent / f"{db_file.stem}-documents"
+        return Path("rma-documents")
 
     def api_key_set(self) -> frozenset[str]:
         return frozenset(key.strip() for key in self.api_keys.split(",") if key.strip())

@@ -11,7 +11,7 @@ from typing import Final
 import anyio
 from fastapi import FastAPI
 
-from rma.api import health, routes_returns, routes_reviews
+from rma.api import health, routes_carriers, routes_returns, routes_reviews
 from rma.api.dependencies import ApiKeyMiddleware
 from rma.api.errors import install_error_handlers
 from rma.bootstrap import Runtime
@@ -70,4 +70,5 @@ def create_api(runtime: Runtime, *, api_keys: frozenset[str]) -> FastAPI:
     app.include_router(health.router)
     app.include_router(routes_returns.router)
     app.include_router(routes_reviews.router)
+    app.include_router(routes_carriers.router)
     return app

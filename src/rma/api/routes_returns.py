@@ -14,20 +14,31 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Query, Response, Security, status
+from fastapi import APIRouter, Header, Query, Response, Security, status
 
 from rma.api.dependencies import IntakeDep, RuntimeDep, api_key_doc
 from rma.api.errors import COMMON_ERRORS, ApiError
-from rma.api.schemas import BatchRequest, BatchResponse, ErrorBody, ReturnDetail, ReturnSummary, Submission
+from rma.api.schemas import (
+    BatchRequest,
+    BatchResponse,
+    CancelOutcome,
+    CancelRequest,
+    ErrorBody,
+    ReturnDetail,
+    ReturnSummary,
+    Submission,
+)
 from rma.api.views import detail, find, header_summary, status_url
 from rma.bootstrap import Runtime
-from rma.domain.errors import IdempotencyKeyReusedError
+from rma.domain.errors import ConcurrentUpdateError, IdempotencyKeyReusedError, InvalidTransitionError
+from rma.domain.lifecycle import Actor
 from rma.domain.requests import ReturnRequest, date_problems
 from rma.domain.validation import FieldError
-from rma.services import queries
+from rma.services import cancellation, documents, queries
+from rma.services.documents import format_for, media_type
+from rma.services.errors import PermanentStageError
 from rma.services.intake import Submitted, submit_batch
 
-LABEL_MEDIA_TYPES: Final = {"ZPL": "application/zpl", "PDF": "application/pdf", "PNG": "image/png"}
 KEY_REUSED: Final = "upstream_request_id already used for a different request"
 # The same pattern as the stored columns (`ReturnRequest.order_id`, `.channel`): anything else matches nothing anyway.
 ORDER_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]*$"
@@ -114,29 +125,92 @@ def get_return(ref: str, runtime: RuntimeDep) -> ReturnDetail:
     """Status, decision, lines, timeline, label link and refunds of a return, by RMA number or return id."""
     with runtime.ctx.uow() as uow:
         ret = find(uow, ref)
-        return detail(ret, uow.labels.get(ret.id), uow.refunds.of_return(ret.id))
+        parcel = uow.shipments.parcels([ret.id]).get(ret.id)
+        history = uow.shipments.history(ret.id) if parcel is not None else ()
+        return detail(ret, uow.labels.get(ret.id), uow.refunds.of_return(ret.id), parcel, history)
 
 
 @router.get(
     "/{ref}/label",
     response_class=Response,
     responses={
-        200: {"content": {"application/zpl": {}}, "description": "the printable label"},
+        200: {
+            "content": {"application/pdf": {}, "application/zpl": {}, "image/png": {}},
+            "description": "the printable 4x6 label: PDF, ZPL or PNG by ?format= or the Accept header",
+        },
         404: {"model": ErrorBody, "description": "no such return, or no label yet"},
+        406: {"model": ErrorBody, "description": "the label does not exist in the format asked for"},
     },
 )
-def get_label(ref: str, runtime: RuntimeDep) -> Response:
-    """The prepaid return label as the carrier issued it (ZPL for the sandbox carrier)."""
+def get_label(
+    ref: str,
+    runtime: RuntimeDep,
+    accept: Annotated[str | None, Header()] = None,
+    label_format: Annotated[str | None, Query(alias="format", description="PDF, ZPL or PNG")] = None,
+) -> Response:
+    """The prepaid return label, as the carrier issued it or converted (a PDF label is also served as PNG)."""
+    try:
+        wanted = format_for(accept, label_format)
+    except ValueError as exc:
+        raise ApiError(406, str(exc), fields=[FieldError(field="format", reason=str(exc))]) from None
     with runtime.ctx.uow() as uow:
         ret = find(uow, ref)
         label = uow.labels.get(ret.id)
-    if label is None or label.document is None:
-        raise ApiError(404, f"return {ret.rma_number or ret.id} has no label yet")
-    fmt = (label.label_format or "").upper()
-    media_type = LABEL_MEDIA_TYPES.get(fmt, "application/octet-stream")
-    filename = f"{ret.rma_number or ret.id}.{fmt.lower() or 'bin'}"
+    name = ret.rma_number or str(ret.id)
+    try:
+        document = documents.label_document(runtime.ctx, label, wanted)
+    except documents.DocumentUnavailableError as exc:
+        code = 406 if label is not None and label.label_format is not None and wanted else 404
+        raise ApiError(code, f"return {name}: {exc}") from None
     return Response(
-        content=label.document,
-        media_type=media_type,
-        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+        content=document.content,
+        media_type=media_type(document.label_format),
+        headers={
+            "Content-Disposition": f'inline; filename="{name}.{document.label_format.lower()}"',
+            "Vary": "Accept",
+        },
     )
+
+
+@router.get(
+    "/{ref}/packing-slip",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "the packing slip to put inside the box"},
+        404: {"model": ErrorBody, "description": "no such return, or no label yet"},
+    },
+)
+def get_packing_slip(ref: str, runtime: RuntimeDep) -> Response:
+    """The packing slip: the RMA number as a barcode and the lines being returned, for the warehouse at receipt."""
+    with runtime.ctx.uow() as uow:
+        ret = find(uow, ref)
+        label = uow.labels.get(ret.id)
+    name = ret.rma_number or str(ret.id)
+    try:
+        content = documents.packing_slip(runtime.ctx, ret, label)
+    except documents.DocumentUnavailableError as exc:
+        raise ApiError(404, f"return {name}: {exc}") from None
+    return Response(
+        content=content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}-packing-slip.pdf"'},
+    )
+
+
+@router.post(
+    "/{ref}/cancel",
+    responses={
+        404: {"model": ErrorBody, "description": "no such return"},
+        409: {"model": ErrorBody, "description": "the parcel has shipped, or the return is settled"},
+    },
+)
+def cancel(ref: str, request: CancelRequest, runtime: RuntimeDep) -> CancelOutcome:
+    """Cancel a return whose parcel has not shipped; an unused label is then voided at the carrier."""
+    with runtime.ctx.uow() as uow:
+        ret = find(uow, ref)
+    actor = Actor.CUSTOMER if request.by == "customer" else Actor.UPSTREAM
+    try:
+        new_status = cancellation.cancel(runtime.ctx, ret.id, reason=request.reason, actor=actor)
+    except (PermanentStageError, InvalidTransitionError, ConcurrentUpdateError) as exc:
+        raise ApiError(409, str(exc)) from None
+    return CancelOutcome(return_id=ret.id, rma_number=ret.rma_number, status=new_status)

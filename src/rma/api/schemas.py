@@ -8,7 +8,7 @@ label need, and a change inside the domain does not silently change the public c
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
@@ -83,9 +83,29 @@ class TimelineView(BaseModel):
 
 class LabelView(BaseModel):
     url: str
+    packing_slip_url: str
     carrier: str
+    service: str | None
     tracking_number: str | None
     format: str | None
+    cost: int | None = Field(description="what the label cost, minor units of `currency`")
+    currency: str | None
+    void_status: str | None = Field(
+        description="for an unused label voided at the carrier: refunded, submitted, rejected or not_bought"
+    )
+
+
+class ParcelEventView(BaseModel):
+    at: datetime
+    status: str
+    message: str
+    place: str | None
+
+
+class ParcelView(BaseModel):
+    tracking_number: str
+    carrier_status: str
+    events: list[ParcelEventView] = Field(description="the carrier's scans, oldest first")
 
 
 class RefundView(BaseModel):
@@ -100,6 +120,7 @@ class ReturnDetail(ReturnSummary):
     lines: list[LineView]
     timeline: list[TimelineView]
     label: LabelView | None
+    parcel: ParcelView | None
     refunds: list[RefundView]
 
 
@@ -135,3 +156,24 @@ class ReviewOutcome(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+class WebhookAnswer(BaseModel):
+    status: Literal["accepted", "duplicate", "ignored"] = Field(
+        description="accepted: queued for the tracking stage; duplicate: received before, nothing changed; ignored: "
+        "an event of a kind we do not use"
+    )
+    event_id: str | None = None
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=400), FREE_TEXT]
+    by: Literal["customer", "upstream"] = Field(description="who asked for the cancellation")
+
+
+class CancelOutcome(BaseModel):
+    return_id: UUID
+    rma_number: str | None
+    status: Status

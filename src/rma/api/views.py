@@ -16,6 +16,8 @@ from rma.api.schemas import (
     DecisionView,
     LabelView,
     LineView,
+    ParcelEventView,
+    ParcelView,
     RefundView,
     ReturnDetail,
     ReturnSummary,
@@ -24,8 +26,9 @@ from rma.api.schemas import (
 )
 from rma.domain.returns import ReturnAuthorization
 from rma.domain.validation import FieldError
+from rma.ports.providers import TrackingEvent
 from rma.ports.queries import ReturnHeader
-from rma.ports.stores import LabelRecord, RefundRecord
+from rma.ports.stores import LabelRecord, Parcel, RefundRecord
 from rma.ports.unit_of_work import UnitOfWork
 from rma.services import queries
 from rma.services.errors import ReturnNotFoundError
@@ -63,7 +66,13 @@ def _summary_fields(ret: ReturnAuthorization) -> dict[str, Any]:
     }
 
 
-def detail(ret: ReturnAuthorization, label: LabelRecord | None, refunds: Sequence[RefundRecord]) -> ReturnDetail:
+def detail(
+    ret: ReturnAuthorization,
+    label: LabelRecord | None,
+    refunds: Sequence[RefundRecord],
+    parcel: Parcel | None = None,
+    history: Sequence[TrackingEvent] = (),
+) -> ReturnDetail:
     names = {line.order_line_id: line.item_name for line in ret.request.lines}
     decision = ret.decision
     return ReturnDetail(
@@ -90,12 +99,24 @@ def detail(ret: ReturnAuthorization, label: LabelRecord | None, refunds: Sequenc
         ],
         timeline=[TimelineView.model_validate(entry, from_attributes=True) for entry in ret.timeline],
         label=None
-        if label is None or label.document is None
+        if label is None or (label.document_key is None and label.legacy_document is None)
         else LabelView(
             url=f"{status_url(ret.id)}/label",
+            packing_slip_url=f"{status_url(ret.id)}/packing-slip",
             carrier=label.carrier,
+            service=label.service,
             tracking_number=label.tracking_number,
             format=label.label_format,
+            cost=label.cost,
+            currency=label.currency,
+            void_status=label.void_status,
+        ),
+        parcel=None
+        if parcel is None
+        else ParcelView(
+            tracking_number=parcel.tracking_number,
+            carrier_status=parcel.carrier_status,
+            events=[ParcelEventView(at=e.at, status=e.state, message=e.message, place=e.place) for e in history],
         ),
         refunds=[RefundView(amount=r.amount, currency=r.currency, status=r.status) for r in refunds],
     )

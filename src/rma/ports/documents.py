@@ -49,6 +49,9 @@ class DocumentRenderer(Protocol):
     def packing_slip(self, data: SlipData) -> bytes:
         """A packing slip (PDF, the configured paper size)."""
 
+    def pdf_to_png(self, pdf: bytes) -> bytes:
+        """The first page of a PDF label as a PNG at the label printer's 203 dpi."""
+
 
 class DocumentStore(Protocol):
     """Bytes by key ("labels/<return id>.pdf"); writing a key again replaces it (the same document)."""

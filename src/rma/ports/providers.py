@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -137,6 +137,37 @@ class Carrier(Protocol):
 
     def track(self, parcels: Sequence[TrackedParcel]) -> dict[str, TrackingUpdate]:
         """The latest state of each parcel (by tracking number); parcels the carrier did not answer for are absent."""
+
+
+@dataclass(frozen=True, slots=True)
+class BoughtLabel:
+    """A label as the carrier's own records have it (for the audit)."""
+
+    reference: str  # the RMA number it was bought for
+    tracking_number: str
+    refunded: bool  # voided, its cost given back
+
+
+class CarrierLedger(Protocol):
+    """The carrier account's own records, read by `rma audit` to check ours against them."""
+
+    def bought_labels(self) -> Sequence[BoughtLabel]: ...
+
+    def peak_requests_per_second(self) -> int | None:
+        """The most requests the account took in any one second, where the provider tells (None: it does not)."""
+
+
+class CarrierWebhook(Protocol):
+    """A carrier's tracking webhooks: who sent them (a signature) and what they say."""
+
+    carrier: str
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        """True when the body is signed with the account's webhook secret."""
+
+    def parse(self, body: bytes) -> tuple[str, TrackingUpdate] | None:
+        """(the carrier's event id, the parcel's news), or None for an event of a kind we do not use; raises
+        ValueError with the cause for a body that is not a well-formed event."""
 
 
 @dataclass(frozen=True, slots=True)

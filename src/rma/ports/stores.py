@@ -14,7 +14,7 @@ from rma.domain.lifecycle import Status
 from rma.domain.requests import Contact
 from rma.domain.returns import ReturnAuthorization
 from rma.ports.messaging import Announcement, OutboxMessage, Step
-from rma.ports.providers import Label
+from rma.ports.providers import Label, TrackingEvent, TrackingUpdate
 
 # --- labels and shipments -------------------------------------------------------------------------------------
 
@@ -26,11 +26,30 @@ class LabelRecord:
     carrier: str
     tracking_number: str | None
     label_format: str | None
-    document: bytes | None
+    document_key: str | None
+    provider_ref: str | None = None
+    service: str | None = None
+    cost: int | None = None
+    currency: str | None = None
+    qr_key: str | None = None
+    void_status: str | None = None
+    legacy_document: bytes | None = None  # a label made before documents moved to the document store
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLabel:
+    """A bought label as recorded: the carrier's answer and where its documents were put."""
+
+    label: Label
+    document_key: str
+    qr_key: str | None = None
 
 
 class LabelStore(Protocol):
     def get(self, return_id: UUID) -> LabelRecord | None: ...
+
+    def get_many(self, return_ids: Sequence[UUID]) -> dict[UUID, LabelRecord]:
+        """Those of the returns that have a label row, in one query."""
 
     def reserve(self, return_id: UUID, *, idempotency_key: str, carrier: str, at: datetime) -> bool:
         """Commit the label's idempotency key before the carrier is called; True when this call made the reservation
@@ -39,8 +58,20 @@ class LabelStore(Protocol):
     def reserve_many(self, keys: dict[UUID, str], *, carrier: str, at: datetime) -> set[UUID]:
         """`reserve` for a batch (return id -> idempotency key), in one statement; the returns this call reserved."""
 
-    def complete_many(self, labels: dict[UUID, Label], *, at: datetime) -> None:
+    def set_refs(self, refs: dict[UUID, str]) -> None:
+        """Record the carrier's reference of each reserved label (before anything is bought on it), one statement."""
+
+    def complete_many(self, labels: dict[UUID, StoredLabel], *, at: datetime) -> None:
         """Record the labels bought for reserved returns, in one statement."""
+
+    def request_void(self, return_ids: Sequence[UUID], *, at: datetime) -> None:
+        """Mark these returns' bought, unvoided labels to be voided at the carrier."""
+
+    def voids_due(self, *, limit: int) -> Sequence[UUID]:
+        """Returns whose label waits to be voided, oldest request first."""
+
+    def record_voids(self, outcomes: dict[UUID, str], *, at: datetime) -> None:
+        """The carrier's answer to each void request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,22 +81,37 @@ class Parcel:
     tracking_number: str
     expires_at: datetime  # the label's expiry: a parcel never shipped by then expires
     carrier_status: str  # the last state the carrier reported
+    carrier: str = "sandbox"
+    tracker_ref: str | None = None
+    last_event_at: datetime | None = None  # the carrier's time of its latest event seen
+    shipped_at: datetime | None = None  # the first scan
+    webhook_seen_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewParcel:
+    tracking_number: str
+    carrier: str
+    tracker_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ParcelNews:
-    """What a poll learnt of a parcel: its state, when the carrier saw it, and when to ask again (None: never)."""
+    """What a poll or webhook learnt of a parcel: its state, when the carrier saw it, and when to ask again (None:
+    never); `events` are added to the parcel's history (those already there are ignored)."""
 
     return_id: UUID
     state: str
     next_poll_at: datetime | None
     event_at: datetime | None
+    events: tuple[TrackingEvent, ...] = ()
+    shipped_at: datetime | None = None
+    webhook_at: datetime | None = None
 
 
 class ShipmentStore(Protocol):
-    def add_many(self, tracking_numbers: dict[UUID, str], *, next_poll_at: datetime, expires_at: datetime) -> None:
-        """Start tracking the parcels of a batch (return id -> tracking number), in one statement; a parcel already
-        tracked is left as it is."""
+    def add_many(self, parcels: dict[UUID, NewParcel], *, next_poll_at: datetime, expires_at: datetime) -> None:
+        """Start tracking the parcels of a batch, in one statement; a parcel already tracked is left as it is."""
 
     def due(self, *, now: datetime, limit: int) -> Sequence[tuple[UUID, str]]:
         """(return id, tracking number) of the parcels whose next poll is due, the longest waiting first."""
@@ -78,8 +124,31 @@ class ShipmentStore(Protocol):
     def parcels(self, return_ids: Sequence[UUID]) -> dict[UUID, Parcel]:
         """The parcels of those returns that have one, in one query."""
 
+    def by_tracking_number(self, tracking_numbers: Sequence[str]) -> dict[str, UUID]:
+        """The returns of those tracking numbers we track, in one query."""
+
     def record_news(self, news: Sequence[ParcelNews]) -> None:
-        """Each parcel's new state and next poll, in one statement."""
+        """Each parcel's new state and next poll, and its new history events, in two statements."""
+
+    def history(self, return_id: UUID) -> Sequence[TrackingEvent]:
+        """The parcel's events, oldest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierEvent:
+    carrier: str
+    event_id: str
+    update: TrackingUpdate
+
+
+class CarrierEventStore(Protocol):
+    def add(self, event: CarrierEvent, *, at: datetime) -> bool:
+        """Keep a webhook event by its id; False when it was received before (a duplicate delivery)."""
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[CarrierEvent]:
+        """The unapplied events among (carrier, event id) keys, in one query."""
+
+    def mark_applied(self, keys: Sequence[tuple[str, str]], *, at: datetime) -> None: ...
 
 
 # --- inspections ------------------------------------------------------------------------------------------------

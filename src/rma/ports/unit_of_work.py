@@ -7,6 +7,7 @@ from typing import Protocol, Self
 
 from rma.ports.returns import ReturnRepository
 from rma.ports.stores import (
+    CarrierEventStore,
     DeadLetterStore,
     InspectionStore,
     LabelStore,
@@ -26,6 +27,9 @@ class UnitOfWork(Protocol):
 
     @property
     def shipments(self) -> ShipmentStore: ...
+
+    @property
+    def carrier_events(self) -> CarrierEventStore: ...
 
     @property
     def inspections(self) -> InspectionStore: ...

@@ -10,7 +10,9 @@ from datetime import datetime
 
 from rma.domain.lifecycle import Status
 from rma.domain.policy import PolicyBook
+from rma.domain.requests import Address
 from rma.ports.clock import Clock
+from rma.ports.documents import DocumentRenderer, DocumentStore
 from rma.ports.people import AutoInspector, AutoReviewer
 from rma.ports.providers import Carrier, Notifier, PaymentGateway
 from rma.ports.unit_of_work import UnitOfWork
@@ -26,6 +28,10 @@ class StageContext:
     carrier: Carrier
     gateway: PaymentGateway
     notifier: Notifier
+    documents: DocumentStore
+    renderer: DocumentRenderer
+    warehouse: Address  # the returns centre every label is addressed to
+    parcel_weight_oz: float = 32
     timing: Timing = field(default_factory=Timing)
     # Sandbox stand-ins for the warehouse and the review team (the embedded demo, `rma stack` with RMA_AUTO_*).
     auto_inspector: AutoInspector | None = None

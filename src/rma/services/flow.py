@@ -31,7 +31,10 @@ ISSUE = "rma.issuance.issue"
 ISSUE_MANY = "rma.issuance.issue_many"
 ISSUE_LABEL = "rma.labels.issue_label"
 ISSUE_LABELS = "rma.labels.issue_labels"
+VOID_LABEL = "rma.labels.void_label"
+VOID_LABELS = "rma.labels.void_labels"
 POLL = "rma.tracking.poll"
+APPLY_CARRIER_EVENTS = "rma.tracking.apply_events"
 INSPECT = "rma.inspection.inspect"
 INSPECT_MANY = "rma.inspection.inspect_many"
 REFUND = "rma.refunds.issue_refund"
@@ -58,6 +61,10 @@ class Timing:
     # exception on the road (lost, damaged) is seen within it.
     poll_max_gap: timedelta = timedelta(hours=24)
     max_transit: timedelta = timedelta(days=30)
+    # A parcel whose carrier sends webhooks needs polling only as a safety net for the webhooks that never come.
+    poll_after_webhook: timedelta = timedelta(hours=48)
+    # A parcel travelling this long without a scan is probably lost: a person looks (and claims with the carrier).
+    lost_after: timedelta = timedelta(days=10)
 
 
 class Wait(Enum):
@@ -91,8 +98,9 @@ LIFECYCLE: Final[dict[Status, Stage]] = {
     Status.REFUNDED: Stage((CLOSE,), announced=True, wait=Wait.MACHINE),
     Status.REFUND_FAILED: Stage((), announced=True, wait=Wait.NONE),
     Status.REJECTED: Stage((CLOSE,), announced=True, wait=Wait.MACHINE),
-    Status.EXPIRED: Stage((CLOSE,), announced=True, wait=Wait.MACHINE),
-    Status.CANCELLED: Stage((CLOSE,), announced=True, wait=Wait.MACHINE),
+    # A label that will never be used is voided at the carrier before the return closes (its cost may come back).
+    Status.EXPIRED: Stage((VOID_LABEL, CLOSE), announced=True, wait=Wait.MACHINE),
+    Status.CANCELLED: Stage((VOID_LABEL, CLOSE), announced=True, wait=Wait.MACHINE),
     Status.NEEDS_ATTENTION: Stage((), announced=False, wait=Wait.NONE),
     Status.CLOSED: Stage((), announced=False, wait=Wait.NONE),
 }
@@ -106,6 +114,7 @@ ANNOUNCED: Final = frozenset(status for status, stage in LIFECYCLE.items() if st
 BATCH_FORMS: Final[dict[str, tuple[str, int]]] = {
     ISSUE: (ISSUE_MANY, 100),
     ISSUE_LABEL: (ISSUE_LABELS, 10),
+    VOID_LABEL: (VOID_LABELS, 10),
     REFUND: (REFUND_MANY, 10),
     CLOSE: (CLOSE_MANY, 100),
 }

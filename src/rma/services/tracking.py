@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, time
 
 from rma.domain.errors import DomainError
@@ -11,11 +12,11 @@ from rma.domain.lifecycle import Actor, Status
 from rma.domain.policy.calendar import add_business_days
 from rma.domain.returns import ReturnAuthorization
 from rma.ports.messaging import Step
-from rma.ports.providers import TrackingState, TrackingUpdate
-from rma.ports.stores import Parcel, ParcelNews
+from rma.ports.providers import TrackedParcel, TrackingState, TrackingUpdate
+from rma.ports.stores import CarrierEvent, Parcel, ParcelNews
 from rma.ports.unit_of_work import UnitOfWork
 from rma.services.context import StageContext
-from rma.services.flow import POLL, Timing
+from rma.services.flow import APPLY_CARRIER_EVENTS, POLL, Timing
 from rma.services.loading import load_many
 from rma.services.refunds import open_refund
 
@@ -25,6 +26,14 @@ _EXCEPTIONS = {
     TrackingState.DAMAGED: "the parcel was damaged in transit",
     TrackingState.RETURNED_TO_SENDER: "the carrier returned the parcel to the sender",
 }
+# The carrier's states that no rule of ours can settle: a person looks, with the carrier's own words.
+_FOR_A_PERSON = {
+    TrackingState.FAILURE: "the carrier could not deliver the parcel",
+    TrackingState.CANCELLED: "the carrier cancelled the shipment",
+    TrackingState.ERROR: "the carrier cannot track the parcel",
+}
+_NOT_YET_SHIPPED = frozenset({TrackingState.UNKNOWN, TrackingState.PRE_TRANSIT})
+_ON_THE_ROAD = frozenset({TrackingState.IN_TRANSIT, TrackingState.OUT_FOR_DELIVERY, TrackingState.AVAILABLE_FOR_PICKUP})
 
 
 def tick(ctx: StageContext, *, batch_size: int, max_batches: int) -> int:
@@ -46,7 +55,8 @@ def poll(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[str, int]:
     not hold up the others). Answers a count per state."""
     with ctx.uow() as uow:
         parcels = uow.shipments.parcels(return_ids)
-    updates = ctx.carrier.track([parcel.tracking_number for parcel in parcels.values()]) if parcels else {}
+    asked = [TrackedParcel(p.tracking_number, p.carrier, p.tracker_ref) for p in parcels.values()]
+    updates = ctx.carrier.track(asked) if asked else {}
     now = ctx.clock.now()
     counts: dict[str, int] = {}
     unchanged: list[uuid.UUID] = []
@@ -57,11 +67,14 @@ def poll(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[str, int]:
             continue
         counts[update.state.value] = counts.get(update.state.value, 0) + 1
         last = parcel.carrier_status
-        quiet = update.state.value == last and update.state in {
-            TrackingState.IN_TRANSIT,
-            TrackingState.OUT_FOR_DELIVERY,
-        }
-        not_yet_shipped = update.state is TrackingState.PRE_TRANSIT and last in {"label_created", "pre_transit"}
+        # Nothing new: the same state on the road and no later scan (a new scan goes into the history).
+        quiet = (
+            update.state.value == last
+            and update.state in _ON_THE_ROAD
+            and update.at == parcel.last_event_at
+            and not _silent_too_long(ctx, parcel, update, now)
+        )
+        not_yet_shipped = update.state in _NOT_YET_SHIPPED and last in {"label_created", "pre_transit", "unknown"}
         # Pre-transit parcels past their label's expiry are not "quiet": `_apply` expires them.
         if quiet or (not_yet_shipped and now < parcel.expires_at):
             unchanged.append(return_id)
@@ -99,15 +112,28 @@ def next_poll_at(now: datetime, update: TrackingUpdate, timing: Timing) -> datet
     return min(estimate, now + max(timing.poll_max_gap, timing.poll_every))
 
 
-def _apply_all(ctx: StageContext, moving: dict[uuid.UUID, TrackingUpdate]) -> None:
+def _silent_too_long(ctx: StageContext, parcel: Parcel, update: TrackingUpdate, now: datetime) -> bool:
+    """A parcel on the road whose last scan is older than `lost_after`: probably lost, though no one said so."""
+    last_scan = update.at or parcel.last_event_at
+    return update.state in _ON_THE_ROAD and last_scan is not None and now - last_scan >= ctx.timing.lost_after
+
+
+def _apply_all(
+    ctx: StageContext,
+    moving: dict[uuid.UUID, TrackingUpdate],
+    *,
+    webhook: bool = False,
+    applied: Sequence[tuple[str, str]] = (),
+) -> None:
     with ctx.uow() as uow:
         rets = load_many(uow, list(moving))
         parcels = uow.shipments.parcels([ret.id for ret in rets])
         news: list[ParcelNews] = []
         for ret in rets:
             if ret.id in parcels:
-                _apply(ctx, uow, ret, moving[ret.id], parcels[ret.id], news)
-        uow.shipments.record_news(news)  # one statement for the batch
+                _apply(ctx, uow, ret, moving[ret.id], parcels[ret.id], news, webhook=webhook)
+        uow.shipments.record_news(news)  # one statement for the batch (and one for the new history events)
+        uow.carrier_events.mark_applied(applied, at=ctx.clock.now())
         uow.commit()
 
 
@@ -155,18 +181,28 @@ def _apply(
     update: TrackingUpdate,
     parcel: Parcel,
     news: list[ParcelNews],
+    *,
+    webhook: bool = False,
 ) -> None:
-    """Move the return as the news says; add to `news` what to record of the parcel."""
+    """Move the return as the news says; add to `news` what to record of the parcel. News older than what we know
+    (a webhook delivered late) goes into the history and moves nothing."""
     now = ctx.clock.now()
-    expires_at = parcel.expires_at
     state = update.state
-    if ret.status not in _STILL_TRAVELLING:
-        news.append(ParcelNews(ret.id, state.value, next_poll_at=None, event_at=update.at))
+    shipped_at = (update.at or now) if state not in _NOT_YET_SHIPPED else None
+    next_poll: datetime | None = next_poll_at(now, update, ctx.timing)
+    if webhook:
+        next_poll = now + ctx.timing.poll_after_webhook
+    stale = update.at is not None and parcel.last_event_at is not None and update.at < parcel.last_event_at
+    if stale or ret.status not in _STILL_TRAVELLING:
+        known = parcel.carrier_status if stale else state.value
+        poll = next_poll if stale and ret.status in _STILL_TRAVELLING else None
+        news.append(
+            ParcelNews(ret.id, known, next_poll_at=poll, event_at=None, events=update.events, shipped_at=shipped_at)
+        )
         return
     before = ret.status
-    next_poll: datetime | None = next_poll_at(now, update, ctx.timing)
-    if state is TrackingState.PRE_TRANSIT:
-        if ret.status is Status.LABEL_ISSUED and now >= expires_at:
+    if state in _NOT_YET_SHIPPED:
+        if ret.status is Status.LABEL_ISSUED and now >= parcel.expires_at:
             ret.transition(
                 Status.EXPIRED,
                 at=now,
@@ -175,21 +211,94 @@ def _apply(
                 due_at=ctx.deadline_for(Status.EXPIRED, now=now),
             )
             next_poll = None
-    elif state in {TrackingState.IN_TRANSIT, TrackingState.OUT_FOR_DELIVERY}:
-        if ret.status is not Status.IN_TRANSIT:
-            ret.transition(
-                Status.IN_TRANSIT,
-                at=now,
-                actor=Actor.CARRIER,
-                cause=f"carrier scan: {state}",
-                due_at=ctx.deadline_for(Status.IN_TRANSIT, now=now),
-            )
+    elif state in _ON_THE_ROAD:
+        if _on_the_road(ctx, ret, update, parcel, now):
+            next_poll = None
     elif state is TrackingState.DELIVERED:
         _delivered(ctx, uow, ret, update)
+        next_poll = None
+    elif state in _FOR_A_PERSON:
+        words = f": {update.detail}" if update.detail else ""
+        ret.transition(
+            Status.NEEDS_ATTENTION, at=now, actor=Actor.CARRIER, cause=f"{_FOR_A_PERSON[state]}{words}"[:500]
+        )
         next_poll = None
     else:
         _exception(ctx, uow, ret, state)
         next_poll = None
     if ret.status is not before:
         uow.returns.save(ret)
-    news.append(ParcelNews(ret.id, state.value, next_poll_at=next_poll, event_at=update.at))
+    news.append(
+        ParcelNews(
+            ret.id,
+            state.value,
+            next_poll_at=next_poll,
+            event_at=update.at,
+            events=update.events,
+            shipped_at=shipped_at,
+            webhook_at=now if webhook else None,
+        )
+    )
+
+
+def _on_the_road(
+    ctx: StageContext, ret: ReturnAuthorization, update: TrackingUpdate, parcel: Parcel, now: datetime
+) -> bool:
+    """In transit; True when the parcel has been silent so long that a person must look (polling stops)."""
+    if ret.status is not Status.IN_TRANSIT:
+        ret.transition(
+            Status.IN_TRANSIT,
+            at=now,
+            actor=Actor.CARRIER,
+            cause=f"carrier scan: {update.state}",
+            due_at=ctx.deadline_for(Status.IN_TRANSIT, now=now),
+        )
+    if not _silent_too_long(ctx, parcel, update, now):
+        return False
+    days = ctx.timing.lost_after.total_seconds() / 86400
+    ret.transition(
+        Status.NEEDS_ATTENTION,
+        at=now,
+        actor=Actor.CARRIER,
+        cause=f"no carrier scan for {days:g} days: probably lost, claim with the carrier",
+    )
+    return True
+
+
+# --- webhooks -------------------------------------------------------------------------------------------------
+
+
+def receive_event(ctx: StageContext, event: CarrierEvent) -> bool:
+    """Keep a carrier's webhook event and queue its application on the tracking queue, in one transaction; answers
+    False for an event received before (a duplicate delivery), which changes nothing. Fast: no carrier call."""
+    with ctx.uow() as uow:
+        fresh = uow.carrier_events.add(event, at=ctx.clock.now())
+        if fresh:
+            uow.outbox.enqueue(Step(APPLY_CARRIER_EVENTS, {"events": [[event.carrier, event.event_id]]}))
+        uow.commit()
+    return fresh
+
+
+def apply_events(ctx: StageContext, keys: Sequence[tuple[str, str]]) -> int:
+    """Apply kept webhook events to the parcels they are about, oldest first per parcel; events about parcels we do
+    not track are marked applied and change nothing. Answers how many events moved a parcel we track."""
+    with ctx.uow() as uow:
+        events = uow.carrier_events.get_many(keys)
+        returns = uow.shipments.by_tracking_number([event.update.tracking_number for event in events])
+    by_return: dict[uuid.UUID, TrackingUpdate] = {}
+    # The latest news per parcel decides its state; every event's history is kept.
+    for event in sorted(events, key=lambda e: e.update.at or datetime.min.replace(tzinfo=UTC)):
+        return_id = returns.get(event.update.tracking_number)
+        if return_id is None:
+            continue
+        earlier = by_return.get(return_id)
+        history = (*earlier.events, *event.update.events) if earlier else event.update.events
+        by_return[return_id] = replace(event.update, events=history)
+    applied = [(event.carrier, event.event_id) for event in events]
+    if by_return:
+        _apply_all(ctx, by_return, webhook=True, applied=applied)
+    elif applied:
+        with ctx.uow() as uow:
+            uow.carrier_events.mark_applied(applied, at=ctx.clock.now())
+            uow.commit()
+    return len(by_return)

@@ -6,7 +6,7 @@ Each check counts violations; a sound system reports all zeros. It reads only, s
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,10 +21,13 @@ from rma.adapters.db.tables import (
     OutboxRow,
     RefundRow,
     ReturnRow,
+    ShipmentRow,
     TimelineRow,
 )
-from rma.adapters.sandbox.tables import SandboxLabelRow, SandboxMessageRow, SandboxRefundRow
+from rma.adapters.sandbox.ledger import sandbox_labels
+from rma.adapters.sandbox.tables import SandboxMessageRow, SandboxRefundRow
 from rma.domain.lifecycle import Status, is_allowed
+from rma.ports.providers import BoughtLabel
 from rma.ports.stores import RefundStatus
 
 FINAL = (Status.CLOSED.value,)
@@ -67,6 +70,9 @@ CHECKS = (
     "invalid_timelines",
     "duplicate_labels",
     "labels_missing_at_carrier",
+    "voided_shipped_labels",
+    "unused_labels_not_voided",
+    "carrier_rate_exceeded",
     "duplicate_refunds",
     "refunds_missing_at_gateway",
     "over_refunded_lines",
@@ -90,10 +96,25 @@ def finished_returns(conn: Connection | Session) -> int:
     return int(conn.scalar(stmt) or 0)
 
 
+@dataclass(frozen=True, slots=True)
+class CarrierRecords:
+    """What the carrier account's own records say (`rma.ports.providers.CarrierLedger`), with its request limit."""
+
+    labels: Sequence[BoughtLabel]
+    peak_requests_per_second: int | None = None
+    rate_limit: float = 0  # 0: none configured
+
+
 def run_audit(
-    session: Session, *, now: datetime, real_now: datetime, announced: Collection[Status] = ()
+    session: Session,
+    *,
+    now: datetime,
+    real_now: datetime,
+    announced: Collection[Status] = (),
+    carrier: CarrierRecords | None = None,
 ) -> AuditReport:
-    """`announced`: the statuses the customer hears of (the flow's); each change to one must have its message row."""
+    """`announced`: the statuses the customer hears of (the flow's); each change to one must have its message row.
+    `carrier`: the carrier's records (default: the sandbox carrier's tables)."""
     report = AuditReport(violations=dict.fromkeys(CHECKS, 0))
     report.by_status = {
         s: int(n) for s, n in session.execute(select(ReturnRow.status, func.count()).group_by(ReturnRow.status))
@@ -102,7 +123,8 @@ def run_audit(
     report.needs_attention = report.by_status.get(Status.NEEDS_ATTENTION.value, 0)
     _stuck(session, report, now)
     _timelines(session, report)
-    _labels(session, report)
+    _labels(session, report, carrier or _sandbox_records(session))
+    _voids(session, report)
     _refunds(session, report)
     _messages(session, report, real_now)
     _announcements(session, report, announced)
@@ -156,17 +178,67 @@ def _timelines(session: Session, report: AuditReport) -> None:
             )
 
 
-def _labels(session: Session, report: AuditReport) -> None:
-    for rma_number, count in session.execute(
-        select(SandboxLabelRow.rma_number, func.count()).group_by(SandboxLabelRow.rma_number).having(func.count() > 1)
-    ):
-        report.violate("duplicate_labels", f"{rma_number}: {count} labels at the carrier")
-    at_carrier = set(session.scalars(select(SandboxLabelRow.tracking_number)))
+def _sandbox_records(session: Session) -> CarrierRecords:
+    return CarrierRecords(sandbox_labels(session))
+
+
+def _labels(session: Session, report: AuditReport, carrier: CarrierRecords) -> None:
+    per_return: dict[str, int] = defaultdict(int)
+    for label in carrier.labels:
+        per_return[label.reference] += 1
+    for rma_number, count in per_return.items():
+        if count > 1:
+            report.violate("duplicate_labels", f"{rma_number}: {count} labels at the carrier")
+    at_carrier = {label.tracking_number for label in carrier.labels}
     for return_id, tracking in session.execute(
         select(LabelRow.return_id, LabelRow.tracking_number).where(LabelRow.tracking_number.is_not(None))
     ):
         if tracking not in at_carrier:
             report.violate("labels_missing_at_carrier", f"{return_id}: {tracking}")
+    refunded = {label.tracking_number for label in carrier.labels if label.refunded}
+    shipped = session.execute(
+        select(ShipmentRow.return_id, ShipmentRow.tracking_number).where(ShipmentRow.shipped_at.is_not(None))
+    )
+    for return_id, tracking in shipped:
+        if tracking in refunded:
+            report.violate("voided_shipped_labels", f"{return_id}: {tracking} refunded at the carrier, yet scanned")
+    peak, limit = carrier.peak_requests_per_second, carrier.rate_limit
+    if peak is not None and limit > 0 and peak > limit:
+        report.violate("carrier_rate_exceeded", f"{peak} requests in one second, above the limit of {limit:g}")
+
+
+def _voids(session: Session, report: AuditReport) -> None:
+    """A closed return that expired or was cancelled with a label bought and never scanned: its label was voided."""
+    went_unused = (
+        select(TimelineRow.return_id)
+        .where(
+            TimelineRow.return_id == LabelRow.return_id,
+            TimelineRow.to_status.in_([Status.EXPIRED.value, Status.CANCELLED.value]),
+            TimelineRow.line_id.is_(None),
+        )
+        .exists()
+    )
+    stmt = (
+        select(LabelRow.return_id, LabelRow.tracking_number)
+        .join(ReturnRow, ReturnRow.id == LabelRow.return_id)
+        .outerjoin(ShipmentRow, ShipmentRow.return_id == LabelRow.return_id)
+        .where(
+            ReturnRow.status == Status.CLOSED.value,
+            LabelRow.tracking_number.is_not(None),
+            LabelRow.void_status.is_(None),
+            ShipmentRow.shipped_at.is_(None),
+            went_unused,
+        )
+    )
+    for return_id, tracking in session.execute(stmt):
+        report.violate("unused_labels_not_voided", f"{return_id}: label {tracking} never used nor voided")
+    # Our own record of a void granted for a parcel that was scanned.
+    for return_id, tracking in session.execute(
+        select(LabelRow.return_id, LabelRow.tracking_number)
+        .join(ShipmentRow, ShipmentRow.return_id == LabelRow.return_id)
+        .where(LabelRow.void_status.in_(["refunded", "submitted"]), ShipmentRow.shipped_at.is_not(None))
+    ):
+        report.violate("voided_shipped_labels", f"{return_id}: {tracking} voided by us, yet scanned")
 
 
 def _refunds(session: Session, report: AuditReport) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -167,7 +168,9 @@ class OutboxRow(Base):
 
 
 class LabelRow(Base):
-    """One prepaid label per return. The idempotency key is stored before the carrier is called."""
+    """One prepaid label per return. The idempotency key is stored before the carrier is called, and the carrier's own
+    reference (an EasyPost shipment id) before anything is bought on it. The document lives in the document store
+    (`document_key`); `document` holds only labels made before documents moved there."""
 
     __tablename__ = "labels"
 
@@ -180,10 +183,22 @@ class LabelRow(Base):
     cost: Mapped[int | None] = mapped_column(BigInteger)
     requested_at: Mapped[datetime]
     created_at: Mapped[datetime | None]
+    provider_ref: Mapped[str | None] = mapped_column(String(64))
+    service: Mapped[str | None] = mapped_column(String(64))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    document_key: Mapped[str | None] = mapped_column(String(200))
+    qr_key: Mapped[str | None] = mapped_column(String(200))
+    # Voiding an unused label: requested, then the carrier's answer (refunded, submitted, rejected, not_bought).
+    void_requested_at: Mapped[datetime | None]
+    void_status: Mapped[str | None] = mapped_column(String(16))
+    voided_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_labels_void_pending", "void_requested_at"),)
 
 
 class ShipmentRow(Base):
-    """A return parcel the tracking beat polls until it reaches the warehouse (or gives up)."""
+    """A return parcel the tracking beat polls until it reaches the warehouse (or gives up); webhooks from the carrier
+    move it sooner, and a parcel heard of by webhook recently is polled less often."""
 
     __tablename__ = "shipments"
 
@@ -194,8 +209,44 @@ class ShipmentRow(Base):
     expires_at: Mapped[datetime]
     last_event_at: Mapped[datetime | None]
     polls: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    carrier: Mapped[str | None] = mapped_column(String(32))
+    tracker_ref: Mapped[str | None] = mapped_column(String(64))
+    shipped_at: Mapped[datetime | None]  # the first scan: a label scanned once is never voided
+    webhook_seen_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_shipments_next_poll", "next_poll_at"),)
+
+
+class ParcelEventRow(Base):
+    """A parcel's history as the carrier told it (polls and webhooks), one row per distinct event."""
+
+    __tablename__ = "parcel_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    return_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("returns.id", ondelete="CASCADE"))
+    event_key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(String(500))
+    place: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (UniqueConstraint("return_id", "event_key", name="uq_parcel_events_key"),)
+
+
+class CarrierEventRow(Base):
+    """A carrier's webhook event, kept by its own id: a duplicate delivery is recognised and ignored."""
+
+    __tablename__ = "carrier_events"
+
+    carrier: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tracking_number: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    # The tracking update as our port describes it (states, times, depot places): no customer data.
+    update: Mapped[dict[str, Any]]
+    applied_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_carrier_events_unapplied", "applied_at", "received_at"),)
 
 
 class InspectionRow(Base):

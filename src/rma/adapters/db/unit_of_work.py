@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from rma.adapters.db.repository import UPSTREAM_KEY_HINTS, SqlAlchemyReturnRepository
+from rma.adapters.db.stores.carrier_events import SqlCarrierEventStore
 from rma.adapters.db.stores.dead_letters import SqlDeadLetterStore
 from rma.adapters.db.stores.inspections import SqlInspectionStore
 from rma.adapters.db.stores.labels import SqlLabelStore
@@ -53,6 +54,7 @@ class SqlAlchemyUnitOfWork:
         self.returns = SqlAlchemyReturnRepository(session)
         self.labels = SqlLabelStore(session)
         self.shipments = SqlShipmentStore(session)
+        self.carrier_events = SqlCarrierEventStore(session)
         self.inspections = SqlInspectionStore(session)
         self.refunds = SqlRefundStore(session)
         self.notifications = SqlNotificationStore(session)

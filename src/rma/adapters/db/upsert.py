@@ -23,14 +23,17 @@ def insert_or_ignore(session: Session, model: Any, values: dict[str, Any] | list
     session.execute(_ignoring_insert(session, model, values))
 
 
-def inserted_keys(session: Session, model: Any, rows: list[dict[str, Any]]) -> set[Any]:  # noqa: ANN401
-    """Insert the rows a unique key does not already hold, in one statement; the primary keys (single-column) of
-    the rows this call inserted. (RETURNING rather than the row count, which psycopg does not report for
-    INSERT ... ON CONFLICT.)"""
+def inserted_keys(session: Session, model: Any, rows: list[dict[str, Any]], *, key: str | None = None) -> set[Any]:  # noqa: ANN401
+    """Insert the rows a unique key does not already hold, in one statement; the primary keys (single-column, or the
+    column `key`) of the rows this call inserted. (RETURNING rather than the row count, which psycopg does not report
+    for INSERT ... ON CONFLICT.)"""
     if not rows:
         return set()
-    (key,) = model.__table__.primary_key.columns
-    return set(session.scalars(_ignoring_insert(session, model, rows).returning(key)))
+    if key is None:
+        (column,) = model.__table__.primary_key.columns
+    else:
+        column = model.__table__.c[key]
+    return set(session.scalars(_ignoring_insert(session, model, rows).returning(column)))
 
 
 def inserted(session: Session, model: Any, values: dict[str, Any]) -> bool:  # noqa: ANN401

@@ -12,17 +12,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from rma.adapters.db.upsert import inserted_keys
 from rma.adapters.sandbox.tables import SandboxLabelRow
-from rma.adapters.sandbox.zpl import render_zpl
+from rma.domain.requests import Address
 from rma.ports.clock import Clock
-from rma.ports.providers import Label, LabelRequest, TrackingState, TrackingUpdate
+from rma.ports.documents import DocumentRenderer, LabelData
+from rma.ports.providers import (
+    Label,
+    LabelRefused,
+    LabelRequest,
+    LabelToVoid,
+    TrackedParcel,
+    TrackingEvent,
+    TrackingState,
+    TrackingUpdate,
+    VoidOutcome,
+)
 
 CARRIER_NAME = "sandbox"
+SERVICE = "Ground Return"
 LABEL_COST = 795
+_DEPOTS = ("Sparks, NV, US", "Salt Lake City, UT, US", "Sacramento, CA, US")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,64 +93,114 @@ def journey_of(tracking_number: str, mix: JourneyMix) -> Journey:
 
 
 class SandboxCarrier:
+    """Hands back data only, like the carriers whose labels we render ourselves: the document is drawn by the
+    renderer it is given (a PDF, ZPL or PNG 4x6 label addressed to the returns centre)."""
+
     name = CARRIER_NAME
 
-    def __init__(self, session_factory: sessionmaker[Session], clock: Clock, mix: JourneyMix | None = None) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        mix: JourneyMix | None = None,
+        *,
+        renderer: DocumentRenderer,
+        warehouse: Address,
+        label_format: str = "PDF",
+        weight_oz: float = 32,
+    ) -> None:
         self._sessions = session_factory
         self._clock = clock
         self.mix = mix or JourneyMix()
+        self._renderer = renderer
+        self._warehouse = warehouse
+        self._format = label_format
+        self._weight_oz = weight_oz
 
     @staticmethod
     def _tracking_number(idempotency_key: str) -> str:
         digits = int(hashlib.sha256(idempotency_key.encode()).hexdigest()[:15], 16) % 10**12
         return f"1ZSBX{digits:012d}"
 
-    @staticmethod
-    def _label(tracking_number: str, rma_number: str, request: LabelRequest | None) -> Label:
-        document = render_zpl(
+    def _label(self, key: str, tracking_number: str, request: LabelRequest) -> Label:
+        data = LabelData(
+            rma_number=request.rma_number,
             tracking_number=tracking_number,
-            rma_number=rma_number,
-            ship_from=request.ship_from if request else None,
+            carrier=CARRIER_NAME,
+            service=SERVICE,
+            weight_oz=request.weight_oz,
+            ship_from=request.ship_from,
+            ship_to=self._warehouse,
+            qr_payload=f"SBX-DROP-{tracking_number}",
         )
         return Label(
             tracking_number=tracking_number,
             carrier=CARRIER_NAME,
-            label_format="ZPL",
-            document=document,
+            service=SERVICE,
+            label_format=self._format,
+            document=self._renderer.label(data, label_format=self._format),
             cost=LABEL_COST,
+            currency="USD",
+            provider_ref=key,
         )
 
-    def create_labels(self, requests: Sequence[LabelRequest]) -> dict[str, Label]:
+    def open_shipments(self, requests: Sequence[LabelRequest]) -> dict[str, str | LabelRefused]:
+        # Nothing to create before the purchase: the idempotency key is the sandbox's own reference.
+        return {request.idempotency_key: request.idempotency_key for request in requests}
+
+    def buy_labels(self, requests: Sequence[LabelRequest]) -> dict[str, Label | LabelRefused]:
         by_key = {request.idempotency_key: request for request in requests}
-        sold = {key: (self._tracking_number(key), request.rma_number) for key, request in by_key.items()}
+        sold = {key: self._tracking_number(key) for key in by_key}
         now = self._clock.now()
         rows = [
-            {"idempotency_key": key, "tracking_number": tracking, "rma_number": rma, "created_at": now}
-            for key, (tracking, rma) in sold.items()
+            {
+                "idempotency_key": key,
+                "tracking_number": tracking,
+                "rma_number": by_key[key].rma_number,
+                "created_at": now,
+            }
+            for key, tracking in sold.items()
         ]
         with self._sessions() as session, session.begin():
             fresh = inserted_keys(session, SandboxLabelRow, rows)
             # A repeated key answers with the label sold the first time.
             sold |= self._stored(session, [key for key in by_key if key not in fresh])
-        return {key: self._label(*sold[key], by_key[key]) for key in by_key}
+        return {key: self._label(key, sold[key], by_key[key]) for key in by_key}
 
-    def find_labels(self, idempotency_keys: Sequence[str]) -> dict[str, Label]:
-        with self._sessions() as session:
-            stored = self._stored(session, idempotency_keys)
-        return {key: self._label(tracking, rma, None) for key, (tracking, rma) in stored.items()}
+    def void_labels(self, labels: Sequence[LabelToVoid]) -> dict[str, VoidOutcome]:
+        """Like a carrier: an unused label is refunded; one the parcel was scanned with is not."""
+        now = self._clock.now()
+        keys = [label.idempotency_key for label in labels]
+        with self._sessions() as session, session.begin():
+            rows = session.execute(
+                select(
+                    SandboxLabelRow.idempotency_key, SandboxLabelRow.tracking_number, SandboxLabelRow.created_at
+                ).where(SandboxLabelRow.idempotency_key.in_(keys))
+            ).all()
+            outcomes: dict[str, VoidOutcome] = dict.fromkeys(keys, VoidOutcome.NOT_BOUGHT)
+            for key, tracking, created in rows:
+                scanned = journey_of(tracking, self.mix).state_at(created, now) is not None
+                outcomes[key] = VoidOutcome.REJECTED if scanned else VoidOutcome.REFUNDED
+            refunded = [key for key, outcome in outcomes.items() if outcome is VoidOutcome.REFUNDED]
+            if refunded:
+                session.execute(
+                    update(SandboxLabelRow).where(SandboxLabelRow.idempotency_key.in_(refunded)).values(voided_at=now)
+                )
+        return outcomes
 
     @staticmethod
-    def _stored(session: Session, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+    def _stored(session: Session, keys: Sequence[str]) -> dict[str, str]:
         if not keys:
             return {}
         rows = session.execute(
-            select(SandboxLabelRow.idempotency_key, SandboxLabelRow.tracking_number, SandboxLabelRow.rma_number).where(
+            select(SandboxLabelRow.idempotency_key, SandboxLabelRow.tracking_number).where(
                 SandboxLabelRow.idempotency_key.in_(list(keys))
             )
         )
-        return {key: (tracking, rma) for key, tracking, rma in rows}
+        return dict(rows.tuples().all())
 
-    def track(self, tracking_numbers: Sequence[str]) -> dict[str, TrackingUpdate]:
+    def track(self, parcels: Sequence[TrackedParcel]) -> dict[str, TrackingUpdate]:
+        tracking_numbers = [parcel.tracking_number for parcel in parcels]
         now = self._clock.now()
         with self._sessions() as session:
             rows = session.execute(
@@ -157,5 +220,40 @@ class SandboxCarrier:
             # Like a real carrier, an estimate once the parcel travels (the same whatever befalls it on the road).
             travelling = state in {TrackingState.IN_TRANSIT, TrackingState.OUT_FOR_DELIVERY}
             estimate = label_time + journey.delivered_after if travelling else None
-            updates[number] = TrackingUpdate(tracking_number=number, state=state, at=at, estimated_delivery=estimate)
+            events = _events(journey, label_time, now)
+            updates[number] = TrackingUpdate(
+                tracking_number=number,
+                state=state,
+                at=at,
+                estimated_delivery=estimate,
+                events=events,
+                detail=events[-1].message if events else None,
+            )
         return updates
+
+
+def _events(journey: Journey, label_time: datetime, now: datetime) -> tuple[TrackingEvent, ...]:
+    """The scans so far: drop-off, an out-for-delivery scan for parcels on their way to being delivered, the end."""
+    depot = _DEPOTS[int(_draw(str(label_time), "depot") * len(_DEPOTS))]
+    scans: list[TrackingEvent] = []
+    if journey.fate is None or now - label_time < journey.dropped_off_after:
+        return ()
+    dropped = label_time + journey.dropped_off_after
+    scans.append(TrackingEvent(at=dropped, state=TrackingState.IN_TRANSIT, message="Accepted at drop-off", place=depot))
+    delivered = label_time + journey.delivered_after
+    out = delivered - timedelta(hours=10)
+    if journey.fate is TrackingState.DELIVERED and now >= out:
+        scans.append(
+            TrackingEvent(
+                at=out, state=TrackingState.OUT_FOR_DELIVERY, message="Out for delivery", place="Reno, NV, US"
+            )
+        )
+    if now >= delivered:
+        messages = {
+            TrackingState.DELIVERED: "Delivered to the returns centre",
+            TrackingState.LOST: "Parcel lost in the network",
+            TrackingState.RETURNED_TO_SENDER: "Returned to sender",
+            TrackingState.DAMAGED: "Parcel damaged in transit",
+        }
+        scans.append(TrackingEvent(at=delivered, state=journey.fate, message=messages[journey.fate], place=depot))
+    return tuple(scans)

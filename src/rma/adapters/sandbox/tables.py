@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, Engine, String, Text
+from sqlalchemy import BigInteger, Engine, String, Text, inspect, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from rma.adapters.db.tables import UtcDateTime
@@ -20,8 +20,14 @@ class SandboxBase(DeclarativeBase):
 
 
 def create_sandbox_tables(engine: Engine) -> None:
-    """Idempotent: creates those that do not exist yet."""
+    """Idempotent: creates those that do not exist yet, and adds columns a later version gave a sandbox table to one
+    made before (a sandbox keeps no migrations: its data is a demo's)."""
     SandboxBase.metadata.create_all(engine)
+    present = {column["name"] for column in inspect(engine).get_columns(SandboxLabelRow.__tablename__)}
+    if "voided_at" not in present:
+        kind = "TIMESTAMP WITH TIME ZONE" if engine.dialect.name == "postgresql" else "TIMESTAMP"
+        with engine.begin() as connection:
+            connection.execute(text(f"ALTER TABLE {SandboxLabelRow.__tablename__} ADD COLUMN voided_at {kind}"))
 
 
 class SandboxLabelRow(SandboxBase):
@@ -33,6 +39,7 @@ class SandboxLabelRow(SandboxBase):
     tracking_number: Mapped[str] = mapped_column(String(64), unique=True)
     rma_number: Mapped[str] = mapped_column(String(24))
     created_at: Mapped[datetime]
+    voided_at: Mapped[datetime | None]
 
 
 class SandboxRefundRow(SandboxBase):

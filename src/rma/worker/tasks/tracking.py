@@ -26,3 +26,13 @@ def poll(self: TrackingTask, return_ids: list[str]) -> dict[str, int]:
     if not isinstance(return_ids, list):
         raise TypeError("return_ids must be a list of UUID strings")
     return tracking.poll(self.ctx, [parse_return_id(rid) for rid in return_ids])
+
+
+@shared_task(base=TrackingTask, bind=True, name=flow.APPLY_CARRIER_EVENTS, time_limit=120, soft_time_limit=100)
+def apply_events(self: TrackingTask, events: list[list[str]]) -> int:
+    """Apply carrier webhook events kept by the API (given by (carrier, event id), never their content)."""
+    if not isinstance(events, list) or not all(
+        isinstance(key, list) and len(key) == 2 and all(isinstance(part, str) for part in key) for key in events
+    ):
+        raise TypeError("events must be a list of [carrier, event id] pairs")
+    return tracking.apply_events(self.ctx, [(carrier, event_id) for carrier, event_id in events])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
@@ -9,28 +10,32 @@ from uuid import UUID
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from rma.adapters.db.tables import ShipmentRow, UtcDateTime, table_of
+from rma.adapters.db.tables import ParcelEventRow, ShipmentRow, UtcDateTime, table_of
 from rma.adapters.db.upsert import insert_or_ignore
-from rma.ports.stores import Parcel, ParcelNews
+from rma.domain.text import fit
+from rma.ports.providers import TrackingEvent, TrackingState
+from rma.ports.stores import NewParcel, Parcel, ParcelNews
 
 
 class SqlShipmentStore:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add_many(self, tracking_numbers: dict[UUID, str], *, next_poll_at: datetime, expires_at: datetime) -> None:
-        if not tracking_numbers:
+    def add_many(self, parcels: dict[UUID, NewParcel], *, next_poll_at: datetime, expires_at: datetime) -> None:
+        if not parcels:
             return
         values = [
             {
                 "return_id": return_id,
-                "tracking_number": tracking_number,
+                "tracking_number": parcel.tracking_number,
+                "carrier": parcel.carrier,
+                "tracker_ref": parcel.tracker_ref,
                 "carrier_status": "label_created",
                 "next_poll_at": next_poll_at,
                 "expires_at": expires_at,
                 "polls": 0,
             }
-            for return_id, tracking_number in tracking_numbers.items()
+            for return_id, parcel in parcels.items()
         ]
         insert_or_ignore(self._session, ShipmentRow, values)
 
@@ -60,13 +65,39 @@ class SqlShipmentStore:
     def parcels(self, return_ids: Sequence[UUID]) -> dict[UUID, Parcel]:
         if not return_ids:
             return {}
-        stmt = select(
-            ShipmentRow.return_id, ShipmentRow.tracking_number, ShipmentRow.expires_at, ShipmentRow.carrier_status
-        ).where(ShipmentRow.return_id.in_(list(return_ids)))
+        stmt = select(ShipmentRow).where(ShipmentRow.return_id.in_(list(return_ids)))
         return {
-            return_id: Parcel(number, expires, status)
-            for return_id, number, expires, status in self._session.execute(stmt)
+            row.return_id: Parcel(
+                tracking_number=row.tracking_number,
+                expires_at=row.expires_at,
+                carrier_status=row.carrier_status,
+                carrier=row.carrier or "sandbox",
+                tracker_ref=row.tracker_ref,
+                last_event_at=row.last_event_at,
+                shipped_at=row.shipped_at,
+                webhook_seen_at=row.webhook_seen_at,
+            )
+            for row in self._session.scalars(stmt)
         }
+
+    def by_tracking_number(self, tracking_numbers: Sequence[str]) -> dict[str, UUID]:
+        if not tracking_numbers:
+            return {}
+        stmt = select(ShipmentRow.tracking_number, ShipmentRow.return_id).where(
+            ShipmentRow.tracking_number.in_(list(tracking_numbers))
+        )
+        return dict(self._session.execute(stmt).tuples().all())
+
+    def history(self, return_id: UUID) -> Sequence[TrackingEvent]:
+        stmt = (
+            select(ParcelEventRow)
+            .where(ParcelEventRow.return_id == return_id)
+            .order_by(ParcelEventRow.at, ParcelEventRow.id)
+        )
+        return [
+            TrackingEvent(at=row.at, state=TrackingState(row.state), message=row.message, place=row.place)
+            for row in self._session.scalars(stmt)
+        ]
 
     def record_news(self, news: Sequence[ParcelNews]) -> None:
         if not news:
@@ -81,9 +112,38 @@ class SqlShipmentStore:
                 polls=table.c.polls + 1,
                 # The carrier's scan time when it gave one; the one seen before otherwise.
                 last_event_at=func.coalesce(bindparam("event_at", type_=UtcDateTime()), table.c.last_event_at),
+                shipped_at=func.coalesce(table.c.shipped_at, bindparam("shipped", type_=UtcDateTime())),
+                webhook_seen_at=func.coalesce(bindparam("webhook", type_=UtcDateTime()), table.c.webhook_seen_at),
             ),
             [
-                {"rid": item.return_id, "state": item.state, "next_poll": item.next_poll_at, "event_at": item.event_at}
+                {
+                    "rid": item.return_id,
+                    "state": item.state,
+                    "next_poll": item.next_poll_at,
+                    "event_at": item.event_at,
+                    "shipped": item.shipped_at,
+                    "webhook": item.webhook_at,
+                }
                 for item in news
             ],
         )
+        events = [
+            {
+                "return_id": item.return_id,
+                "event_key": event_key(event),
+                "at": event.at,
+                "state": event.state.value,
+                "message": fit(event.message, 500) or event.state.value,
+                "place": fit(event.place, 200),
+            }
+            for item in news
+            for event in item.events
+        ]
+        if events:
+            insert_or_ignore(self._session, ParcelEventRow, events)  # an event seen before (a repeat poll) is kept once
+
+
+def event_key(event: TrackingEvent) -> str:
+    """The same event told twice (by a poll and a webhook) has the same key."""
+    text = f"{event.at.isoformat()}|{event.state.value}|{event.message}|{event.place or ''}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -63,7 +64,9 @@ def expensive_body() -> dict[str, Any]:
 def make_runtime(database_url: str) -> Runtime:
     """A runtime whose units of work leave their messages in the outbox (nothing publishes them after commit, no
     worker runs here): the tests read what each request queued."""
-    settings = Settings(database_url=database_url, broker_url="memory://")
+    settings = Settings(
+        database_url=database_url, broker_url="memory://", documents_dir=Path(tempfile.mkdtemp(prefix="rma-docs-"))
+    )
     runtime = build_runtime(settings, celery_app=create_app(settings))
     runtime.ctx = dataclasses.replace(runtime.ctx, uow=unit_of_work_factory(runtime.sessions))
     prepare_database(runtime.settings, runtime.engine)

@@ -27,7 +27,7 @@ from rma.adapters.db.tables import OutboxRow, ReturnRow, TimelineRow
 from rma.api import create_api
 from rma.bootstrap import Runtime, build_runtime
 from rma.config import Settings
-from rma.domain.lifecycle import Status
+from rma.domain.lifecycle import Actor, Status
 from rma.domain.requests import ReturnRequest
 from rma.domain.rma_numbers import ALPHABET, format_rma_number
 from rma.domain.validation import field_errors
@@ -316,16 +316,72 @@ def test_label_link_and_document(client: TestClient, runtime: Runtime) -> None:
     page = client.get(f"/v1/returns/{return_id}", headers=HEADERS).json()
     assert page["status"] == "label_issued"
     assert page["label"]["url"] == f"/v1/returns/{return_id}/label"
-    assert page["label"]["format"] == "ZPL"
+    assert page["label"]["packing_slip_url"] == f"/v1/returns/{return_id}/packing-slip"
+    assert page["label"]["format"] == "PDF"
     assert page["label"]["tracking_number"]
+    assert (page["label"]["cost"], page["label"]["currency"]) == (795, "USD")
+    assert page["parcel"] == {
+        "tracking_number": page["label"]["tracking_number"],
+        "carrier_status": "label_created",
+        "events": [],
+    }
 
     label = client.get(page["label"]["url"], headers=HEADERS)
     assert label.status_code == 200
-    assert label.headers["content-type"].startswith("application/zpl")
-    assert label.text.startswith("^XA")
-    assert page["rma_number"] in label.text
+    assert label.headers["content-type"] == "application/pdf"
+    assert label.content.startswith(b"%PDF")
+    assert f'filename="{page["rma_number"]}.pdf"' in label.headers["content-disposition"]
     by_number = client.get(f"/v1/returns/{page['rma_number']}/label", headers=HEADERS)
     assert by_number.content == label.content
+
+    png = client.get(page["label"]["url"], params={"format": "png"}, headers=HEADERS)
+    assert png.headers["content-type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG")
+    by_accept = client.get(page["label"]["url"], headers={**HEADERS, "Accept": "image/png;q=0.9, text/html;q=1"})
+    assert by_accept.headers["content-type"] == "image/png"
+    # A carrier's PDF cannot become ZPL faithfully: 406 says what exists; a format we never make names the field.
+    zpl = client.get(page["label"]["url"], params={"format": "ZPL"}, headers=HEADERS)
+    assert zpl.status_code == 406
+    assert "exists as PDF; ask for PDF or PNG" in zpl.json()["error"]
+    bad = client.get(page["label"]["url"], params={"format": "gif"}, headers=HEADERS)
+    assert bad.status_code == 406
+    assert bad.json()["fields"][0]["field"] == "format"
+    assert client.get(page["label"]["url"]).status_code == 401  # authorised like every return endpoint
+
+    slip = client.get(page["label"]["packing_slip_url"], headers=HEADERS)
+    assert slip.status_code == 200
+    assert slip.headers["content-type"] == "application/pdf"
+    assert slip.content.startswith(b"%PDF")
+
+
+def test_packing_slip_before_the_label_is_404(client: TestClient, runtime: Runtime) -> None:
+    return_id = submit(client, body())
+    slip = client.get(f"/v1/returns/{return_id}/packing-slip", headers=HEADERS)
+    assert slip.status_code == 404
+    assert "no label yet" in slip.json()["error"]
+
+
+def test_cancel_before_shipping_and_refused_after(client: TestClient, runtime: Runtime) -> None:
+    return_id = submit(client, body())
+    issue(runtime.ctx, return_id)
+    issue_label(runtime.ctx, return_id)
+    url = f"/v1/returns/{return_id}/cancel"
+    assert client.post(url, json={"reason": "", "by": "customer"}, headers=HEADERS).status_code == 422
+    done = client.post(url, json={"reason": "ordered the wrong size", "by": "customer"}, headers=HEADERS)
+    assert done.status_code == 200
+    assert done.json()["status"] == "cancelled"
+    page = client.get(f"/v1/returns/{return_id}", headers=HEADERS).json()
+    assert page["timeline"][-1]["cause"] == "cancelled: ordered the wrong size"
+    assert page["timeline"][-1]["actor"] == "customer"
+    with runtime.ctx.uow() as uow:
+        ret = uow.returns.get(return_id)
+        assert ret is not None
+        ret.transition(Status.CLOSED, at=datetime.now(UTC), actor=Actor.SYSTEM, cause="test")
+        uow.returns.save(ret)
+        uow.commit()
+    late = client.post(url, json={"reason": "again", "by": "upstream"}, headers=HEADERS)
+    assert late.status_code == 409
+    assert "is closed" in late.json()["error"]
 
 
 def test_returns_of_an_order(client: TestClient) -> None:

@@ -21,12 +21,15 @@ from tests.conftest import POSTGRES_URL, ManualClock
 
 from rma.adapters.db import SqlAlchemyUnitOfWork, create_db_engine, make_session_factory, migrate
 from rma.adapters.db.tables import Base
+from rma.adapters.documents.renderer import ReportlabRenderer
+from rma.adapters.documents.store import FileDocumentStore
 from rma.adapters.sandbox.carrier import JourneyMix, SandboxCarrier
 from rma.adapters.sandbox.gateway import SandboxGateway
 from rma.adapters.sandbox.inspector import SandboxInspector
 from rma.adapters.sandbox.notifier import SandboxNotifier
 from rma.adapters.sandbox.reviewer import SandboxReviewer
 from rma.adapters.sandbox.tables import SandboxBase, create_sandbox_tables
+from rma.config import Settings
 from rma.domain.policy import PolicyBook
 from rma.domain.requests import ReturnRequest
 from rma.policies.loader import load_policy_book
@@ -35,6 +38,8 @@ from rma.services.flow import ReturnFlow
 
 NOW = datetime(2026, 10, 20, 15, 30, tzinfo=UTC)
 EXAMPLE = Path(__file__).parents[2] / "examples" / "return_request.json"
+RENDERER = ReportlabRenderer()
+WAREHOUSE = Settings().warehouse_address
 
 
 def postgres_url_with_schema(schema: str) -> str:
@@ -131,7 +136,11 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def make_ctx(session_factory: sessionmaker[Session], book: PolicyBook, clock: ManualClock) -> Any:
+def make_ctx(
+    session_factory: sessionmaker[Session], book: PolicyBook, clock: ManualClock, tmp_path: Path
+) -> Any:
+    documents_dir = tmp_path / "documents"
+
     def build(prefix: str = "RMA", **options: Any) -> StageContext:
         # The sandbox stand-ins for the warehouse and the review team, as the composition root wires them.
         if options.pop("auto_inspect", False):
@@ -143,9 +152,19 @@ def make_ctx(session_factory: sessionmaker[Session], book: PolicyBook, clock: Ma
             clock=clock,
             book=book,
             rma_prefix=prefix,
-            carrier=SandboxCarrier(session_factory, clock, options.pop("mix", JourneyMix(0, 0, 0, 0))),
+            carrier=SandboxCarrier(
+                session_factory,
+                clock,
+                options.pop("mix", JourneyMix(0, 0, 0, 0)),
+                renderer=RENDERER,
+                warehouse=WAREHOUSE,
+                label_format=options.pop("label_format", "ZPL"),  # quick to draw; the PDF is tested on its own
+            ),
             gateway=SandboxGateway(session_factory, clock),
             notifier=SandboxNotifier(session_factory, clock),
+            documents=FileDocumentStore(documents_dir),
+            renderer=RENDERER,
+            warehouse=WAREHOUSE,
             **options,
         )
 

@@ -4,16 +4,18 @@ sold or paid before answers with what was sold or paid the first time, within th
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import ManualClock
+from tests.integration.conftest import RENDERER, WAREHOUSE
 
-from rma.adapters.sandbox.carrier import SandboxCarrier
+from rma.adapters.sandbox.carrier import JourneyMix, SandboxCarrier
 from rma.adapters.sandbox.gateway import SandboxGateway
 from rma.adapters.sandbox.tables import SandboxLabelRow, SandboxRefundRow
 from rma.domain.requests import ReturnRequest
-from rma.ports.providers import LabelRequest, RefundOrder
+from rma.ports.providers import Label, LabelRequest, LabelToVoid, RefundOrder, VoidOutcome
 
 
 def _count(engine: Engine, table: type) -> int:
@@ -26,18 +28,48 @@ def test_a_batch_of_labels_sells_each_key_once(
 ) -> None:
     assert callable(make_request)
     request: ReturnRequest = make_request()
-    carrier = SandboxCarrier(session_factory, clock)
-    ask = [LabelRequest(idempotency_key=f"lbl-{n}", rma_number=f"RMA-{n}", ship_from=request.return_from) for n in "ab"]
-    first = carrier.create_labels(ask[:1])
-    both = carrier.create_labels(ask)  # "lbl-a" again, with a fresh "lbl-b"
-    assert set(both) == {"lbl-a", "lbl-b"}
-    assert both["lbl-a"].tracking_number == first["lbl-a"].tracking_number
-    assert both["lbl-a"].tracking_number != both["lbl-b"].tracking_number
-    assert b"RMA-b" in both["lbl-b"].document  # a real label for its own RMA
+    carrier = SandboxCarrier(session_factory, clock, renderer=RENDERER, warehouse=WAREHOUSE, label_format="ZPL")
+    ask = [
+        LabelRequest(
+            idempotency_key=f"lbl-{n}", rma_number=f"RMA-{n}", ship_from=request.return_from, weight_oz=20
+        )
+        for n in "ab"
+    ]
+    refs = carrier.open_shipments(ask)
+    assert refs == {"lbl-a": "lbl-a", "lbl-b": "lbl-b"}  # the key is the sandbox's own reference
+    ask = [dataclasses.replace(item, provider_ref=item.idempotency_key) for item in ask]
+    first = carrier.buy_labels(ask[:1])
+    both = carrier.buy_labels(ask)  # "lbl-a" again, with a fresh "lbl-b"
+    labels = {key: label for key, label in both.items() if isinstance(label, Label)}
+    assert set(labels) == {"lbl-a", "lbl-b"}
+    assert labels["lbl-a"].tracking_number == first["lbl-a"].tracking_number  # type: ignore[union-attr]
+    assert labels["lbl-a"].tracking_number != labels["lbl-b"].tracking_number
+    assert b"RMA-b" in labels["lbl-b"].document  # a real label for its own RMA
     assert _count(engine, SandboxLabelRow) == 2
-    found = carrier.find_labels(["lbl-a", "lbl-b", "lbl-never"])
-    assert {key: label.tracking_number for key, label in found.items()} == {
-        key: label.tracking_number for key, label in both.items()
+
+
+def test_an_unused_sandbox_label_is_refunded_and_a_scanned_one_is_not(
+    session_factory: sessionmaker[Session], clock: ManualClock, make_request: object
+) -> None:
+    assert callable(make_request)
+    request: ReturnRequest = make_request()
+    never = SandboxCarrier(
+        session_factory, clock, JourneyMix(1, 0, 0, 0), renderer=RENDERER, warehouse=WAREHOUSE, label_format="ZPL"
+    )
+    ask = LabelRequest("lbl-v", "RMA-v", request.return_from, weight_oz=20, provider_ref="lbl-v")
+    label = never.buy_labels([ask])["lbl-v"]
+    assert isinstance(label, Label)
+    void = [LabelToVoid("lbl-v", "lbl-v", label.tracking_number), LabelToVoid("lbl-x", "lbl-x", None)]
+    assert never.void_labels(void) == {"lbl-v": VoidOutcome.REFUNDED, "lbl-x": VoidOutcome.NOT_BOUGHT}
+    shipped = SandboxCarrier(
+        session_factory, clock, JourneyMix(0, 0, 0, 0), renderer=RENDERER, warehouse=WAREHOUSE, label_format="ZPL"
+    )
+    ask = LabelRequest("lbl-s", "RMA-s", request.return_from, weight_oz=20, provider_ref="lbl-s")
+    label = shipped.buy_labels([ask])["lbl-s"]
+    assert isinstance(label, Label)
+    clock.advance(timedelta(days=5))  # dropped off by now (at most three days after the label)
+    assert shipped.void_labels([LabelToVoid("lbl-s", "lbl-s", label.tracking_number)]) == {
+        "lbl-s": VoidOutcome.REJECTED
     }
 
 

@@ -25,6 +25,7 @@ from rma.ports.providers import LabelRequest, RefundOrder
 from rma.services import closing, inspection, labels, notify, reconcile, refunds, tracking
 from rma.services.context import StageContext
 from rma.services.flow import (
+    APPLY_CARRIER_EVENTS,
     CLOSE,
     CLOSE_MANY,
     INSPECT,
@@ -38,6 +39,8 @@ from rma.services.flow import (
     POLL,
     REFUND,
     REFUND_MANY,
+    VOID_LABEL,
+    VOID_LABELS,
 )
 from rma.services.intake import submit_batch, submit_return
 from rma.services.issuance import decide_review, issue, issue_many
@@ -62,6 +65,9 @@ def run_outbox(ctx: StageContext, engine: Engine, *, rounds: int = 20) -> list[s
         NOTIFY_MANY: lambda kw: notify.send_batch(ctx, kw["notification_ids"]),
         CLOSE: lambda kw: closing.close(ctx, uuid.UUID(kw["return_id"])),
         CLOSE_MANY: lambda kw: closing.close_many(ctx, _ids(kw)),
+        VOID_LABEL: lambda kw: labels.void_labels(ctx, [uuid.UUID(kw["return_id"])]),
+        VOID_LABELS: lambda kw: labels.void_labels(ctx, _ids(kw)),
+        APPLY_CARRIER_EVENTS: lambda kw: tracking.apply_events(ctx, [(c, e) for c, e in kw["events"]]),
     }
     ran: list[str] = []
     for _ in range(rounds):
@@ -206,14 +212,15 @@ def test_a_refund_interrupted_after_the_gateway_call_is_not_paid_twice(
 def test_a_label_interrupted_after_the_carrier_call_is_not_bought_twice(
     make_ctx: Any, make_request: Any, engine: Engine, clock: ManualClock
 ) -> None:
-    """The carrier is asked for a label it may have sold only when an earlier attempt reserved the key."""
+    """A retry buys on the shipment reference an earlier attempt committed; the carrier answers it with the label it
+    sold then, and no second shipment is opened."""
     ctx, carrier = _counting_carrier(make_ctx())
     first, second = (
         submit_return(ctx.uow(), make_request(), now=clock.now(), due_at=ctx.machine_deadline()).return_id
         for _ in range(2)
     )
     issue_many(ctx, [first, second])
-    # An earlier attempt for `second` reserved its key and bought the label, then died before recording it.
+    # An earlier attempt for `second` reserved its key, stored its shipment, bought the label, then died.
     with ctx.uow() as uow:
         assert uow.labels.reserve(
             second, idempotency_key=labels.label_key(second), carrier=carrier.name, at=clock.now()
@@ -221,22 +228,31 @@ def test_a_label_interrupted_after_the_carrier_call_is_not_bought_twice(
         assert not uow.labels.reserve(
             second, idempotency_key=labels.label_key(second), carrier=carrier.name, at=clock.now()
         )
+        uow.labels.set_refs({second: labels.label_key(second)})
         uow.commit()
     with ctx.uow() as uow:
         rma_number = uow.returns.get(second).rma_number  # type: ignore[union-attr]
-    carrier.inner.create_labels(
+    earlier = carrier.inner.buy_labels(
         [
             LabelRequest(
-                idempotency_key=labels.label_key(second), rma_number=rma_number, ship_from=make_request().return_from
+                idempotency_key=labels.label_key(second),
+                rma_number=rma_number,
+                ship_from=make_request().return_from,
+                weight_oz=32,
+                provider_ref=labels.label_key(second),
             )
         ]
     )
 
     assert labels.issue_labels(ctx, [first, second]) == {first: Status.LABEL_ISSUED, second: Status.LABEL_ISSUED}
-    assert carrier.find_calls == [labels.label_key(second)]  # a fresh reservation cannot have reached the carrier
-    assert carrier.create_calls == [1]  # one carrier call for the batch, and only for the label not yet sold
+    assert carrier.open_calls == [1]  # only `first` needed a shipment
+    assert carrier.buy_calls == [2]  # one purchase call for the batch
     assert _count(engine, SandboxLabelRow) == 2
     assert _count(engine, LabelRow, LabelRow.tracking_number.is_not(None)) == 2
+    with ctx.uow() as uow:
+        record = uow.labels.get(second)
+    assert record is not None
+    assert record.tracking_number == earlier[labels.label_key(second)].tracking_number  # type: ignore[union-attr]
 
 
 def test_review_then_approval_and_the_reconciler(
@@ -317,28 +333,31 @@ def test_a_batch_is_stored_in_bulk_and_issued_in_chunks(
 
 
 class CountingCarrier:
-    """Wraps the sandbox carrier and counts tracking calls."""
+    """Wraps the sandbox carrier and counts its calls."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.name = inner.name
         self.track_calls: list[int] = []
-        self.find_calls: list[str] = []
-        self.create_calls: list[int] = []
+        self.open_calls: list[int] = []
+        self.buy_calls: list[int] = []
         self.polled: list[str] = []
 
-    def create_labels(self, requests: Any) -> Any:
-        self.create_calls.append(len(requests))
-        return self.inner.create_labels(requests)
+    def open_shipments(self, requests: Any) -> Any:
+        self.open_calls.append(len(requests))
+        return self.inner.open_shipments(requests)
 
-    def find_labels(self, keys: Any) -> Any:
-        self.find_calls.extend(keys)
-        return self.inner.find_labels(keys)
+    def buy_labels(self, requests: Any) -> Any:
+        self.buy_calls.append(len(requests))
+        return self.inner.buy_labels(requests)
 
-    def track(self, numbers: Any) -> Any:
-        self.track_calls.append(len(numbers))
-        self.polled.extend(numbers)
-        return self.inner.track(numbers)
+    def void_labels(self, asks: Any) -> Any:
+        return self.inner.void_labels(asks)
+
+    def track(self, parcels: Any) -> Any:
+        self.track_calls.append(len(parcels))
+        self.polled.extend(parcel.tracking_number for parcel in parcels)
+        return self.inner.track(parcels)
 
 
 def _counting_carrier(ctx: StageContext) -> tuple[StageContext, CountingCarrier]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -16,8 +16,17 @@ from uuid import UUID
 from rma.domain.policy.evaluate import OrderHistory
 from rma.domain.returns import ReturnAuthorization
 from rma.ports.messaging import Announcement, Chain, Change, Step
-from rma.ports.providers import Label, LabelRequest, TrackingUpdate
-from rma.ports.stores import LabelRecord, Parcel
+from rma.ports.documents import LabelData, SlipData
+from rma.ports.providers import (
+    Label,
+    LabelRefused,
+    LabelRequest,
+    LabelToVoid,
+    TrackedParcel,
+    TrackingUpdate,
+    VoidOutcome,
+)
+from rma.ports.stores import LabelRecord, NewParcel, Parcel, StoredLabel
 from rma.services.flow import ReturnFlow
 
 
@@ -68,19 +77,33 @@ class FakeLabels:
     def get(self, return_id: UUID) -> LabelRecord | None:
         return self.staged.get(return_id) or self._db.labels.get(return_id)
 
+    def get_many(self, return_ids: Sequence[UUID]) -> dict[UUID, LabelRecord]:
+        return {rid: record for rid in return_ids if (record := self.get(rid)) is not None}
+
     def reserve_many(self, keys: dict[UUID, str], *, carrier: str, at: datetime) -> set[UUID]:  # noqa: ARG002
         fresh = {rid for rid in keys if self.get(rid) is None}
         self.staged.update({rid: LabelRecord(rid, keys[rid], carrier, None, None, None) for rid in fresh})
         return fresh
 
-    def complete_many(self, labels: dict[UUID, Label], *, at: datetime) -> None:  # noqa: ARG002
-        for return_id, label in labels.items():
-            reserved = self.get(return_id)
-            if reserved is None:
-                raise LookupError(f"no label reservation for return {return_id}")
-            key, number = reserved.idempotency_key, label.tracking_number
-            self.staged[return_id] = LabelRecord(
-                return_id, key, label.carrier, number, label.label_format, label.document
+    def set_refs(self, refs: dict[UUID, str]) -> None:
+        for return_id, ref in refs.items():
+            self.staged[return_id] = replace(self._reserved(return_id), provider_ref=ref)
+
+    def _reserved(self, return_id: UUID) -> LabelRecord:
+        reserved = self.get(return_id)
+        if reserved is None:
+            raise LookupError(f"no label reservation for return {return_id}")
+        return reserved
+
+    def complete_many(self, labels: dict[UUID, StoredLabel], *, at: datetime) -> None:  # noqa: ARG002
+        for return_id, stored in labels.items():
+            label = stored.label
+            self.staged[return_id] = replace(
+                self._reserved(return_id),
+                tracking_number=label.tracking_number,
+                label_format=label.label_format,
+                document_key=stored.document_key,
+                provider_ref=label.provider_ref,
             )
 
 
@@ -89,14 +112,48 @@ class FakeShipments:
         self._db = db
         self.staged: dict[UUID, dict[str, Any]] = {}
 
-    def add_many(self, tracking_numbers: dict[UUID, str], *, next_poll_at: datetime, expires_at: datetime) -> None:
-        for return_id, tracking in tracking_numbers.items():
+    def add_many(self, parcels: dict[UUID, NewParcel], *, next_poll_at: datetime, expires_at: datetime) -> None:
+        for return_id, parcel in parcels.items():
             if return_id not in self._db.shipments:
-                self.staged[return_id] = {"tracking": tracking, "next_poll_at": next_poll_at, "expires": expires_at}
+                self.staged[return_id] = {
+                    "tracking": parcel.tracking_number,
+                    "next_poll_at": next_poll_at,
+                    "expires": expires_at,
+                }
 
     def parcels(self, return_ids: Sequence[UUID]) -> dict[UUID, Parcel]:
         known = {**self._db.shipments, **self.staged}
-        return {rid: Parcel(known[rid]["tracking"], known[rid]["expires"], "label_created") for rid in return_ids}
+        return {
+            rid: Parcel(known[rid]["tracking"], known[rid]["expires"], "label_created")
+            for rid in return_ids
+            if rid in known
+        }
+
+
+class MemoryDocuments:
+    """A document store in a dict."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, bytes] = {}
+
+    def put(self, key: str, content: bytes) -> None:
+        self.kept[key] = content
+
+    def get(self, key: str) -> bytes | None:
+        return self.kept.get(key)
+
+
+class TextRenderer:
+    """Documents as short text: enough to tell which data went into which document."""
+
+    def label(self, data: LabelData, *, label_format: str) -> bytes:
+        return f"{label_format} label {data.rma_number} {data.tracking_number}".encode()
+
+    def packing_slip(self, data: SlipData) -> bytes:
+        return f"slip {data.rma_number} {len(data.lines)} lines".encode()
+
+    def pdf_to_png(self, pdf: bytes) -> bytes:
+        return b"PNG of " + pdf
 
 
 class FakeOutbox:
@@ -147,22 +204,39 @@ class FakeUnitOfWork:
 
 @dataclass
 class FakeCarrier:
-    """Sells one label per idempotency key, as a real carrier's idempotent API does; counts its sales."""
+    """Opens one shipment and sells one label per idempotency key, as a real carrier's API does; counts its calls."""
 
     name: str = "fake"
     sold: dict[str, Label] = field(default_factory=dict)
+    opened: dict[str, str] = field(default_factory=dict)
+    refuse: dict[str, str] = field(default_factory=dict)  # rma number -> cause
     calls: int = 0
 
-    def create_labels(self, requests: Sequence[LabelRequest]) -> dict[str, Label]:
+    def open_shipments(self, requests: Sequence[LabelRequest]) -> dict[str, str | LabelRefused]:
+        self.calls += 1
+        answers: dict[str, str | LabelRefused] = {}
+        for request in requests:
+            if request.rma_number in self.refuse:
+                answers[request.idempotency_key] = LabelRefused(self.refuse[request.rma_number])
+                continue
+            ref = self.opened.setdefault(request.idempotency_key, f"shp_{len(self.opened) + 1}")
+            answers[request.idempotency_key] = ref
+        return answers
+
+    def buy_labels(self, requests: Sequence[LabelRequest]) -> dict[str, Label | LabelRefused]:
         self.calls += 1
         for request in requests:
+            assert request.provider_ref == self.opened[request.idempotency_key], "bought on an unknown shipment"
             self.sold.setdefault(
-                request.idempotency_key, Label(f"TRK{len(self.sold) + 1:06d}", self.name, "ZPL", b"^XA^XZ", 795)
+                request.idempotency_key,
+                Label(
+                    f"TRK{len(self.sold) + 1:06d}", self.name, "ZPL", b"^XA^XZ", 795, provider_ref=request.provider_ref
+                ),
             )
         return {request.idempotency_key: self.sold[request.idempotency_key] for request in requests}
 
-    def find_labels(self, idempotency_keys: Sequence[str]) -> dict[str, Label]:
-        return {key: self.sold[key] for key in idempotency_keys if key in self.sold}
+    def void_labels(self, labels: Sequence[LabelToVoid]) -> dict[str, VoidOutcome]:
+        raise AssertionError("not used by these tests")
 
-    def track(self, tracking_numbers: Sequence[str]) -> dict[str, TrackingUpdate]:  # noqa: ARG002
+    def track(self, parcels: Sequence[TrackedParcel]) -> dict[str, TrackingUpdate]:
         raise AssertionError("not used by these tests")

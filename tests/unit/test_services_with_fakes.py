@@ -9,8 +9,9 @@ from typing import Any, cast
 
 import pytest
 from tests.conftest import ManualClock
-from tests.unit.fakes import Database, FakeCarrier, FakeUnitOfWork
+from tests.unit.fakes import Database, FakeCarrier, FakeUnitOfWork, MemoryDocuments, TextRenderer
 
+from rma.config import Settings
 from rma.domain.lifecycle import Actor, Status
 from rma.domain.policy.model import PolicyBook
 from rma.domain.requests import ReturnRequest
@@ -22,6 +23,7 @@ from rma.services.context import StageContext
 from rma.services.flow import ISSUE_LABEL, ISSUE_LABELS
 
 NOW = datetime(2026, 9, 10, 12, 0, tzinfo=UTC)
+WAREHOUSE = Settings().warehouse_address
 
 
 @pytest.fixture
@@ -44,6 +46,9 @@ def ctx(db: Database, carrier: FakeCarrier, policy_book: PolicyBook) -> StageCon
         carrier=carrier,
         gateway=cast("PaymentGateway", None),
         notifier=cast("Notifier", None),
+        documents=MemoryDocuments(),
+        renderer=TextRenderer(),
+        warehouse=WAREHOUSE,
     )
 
 
@@ -93,7 +98,7 @@ def test_labels_are_bought_once_per_return_however_often_the_stage_runs(
 
     assert set(first.values()) == set(again.values()) == {Status.LABEL_ISSUED}
     assert len(carrier.sold) == 2
-    assert carrier.calls == 1  # the second run found nothing left to buy
+    assert carrier.calls == 2  # one call to open the shipments, one to buy; the second run found nothing left to do
     assert {record.tracking_number for record in db.labels.values()} == {
         label.tracking_number for label in carrier.sold.values()
     }
@@ -102,6 +107,57 @@ def test_labels_are_bought_once_per_return_however_often_the_stage_runs(
     assert all(db.returns[rid].due_at == NOW + ctx.timing.label_valid for rid in ids)
     assert sorted(a.event for a in db.announcements) == [Status.LABEL_ISSUED] * 2
     assert db.outbox == []
+
+
+def test_the_label_and_packing_slip_are_kept_in_the_document_store(
+    db: Database, ctx: StageContext, make_request: Any
+) -> None:
+    (rid,) = _authorized(db, ctx, make_request, 1)
+    labels.issue_labels(ctx, [rid])
+    record = db.labels[rid]
+    documents = cast("MemoryDocuments", ctx.documents)
+    assert record.document_key == labels.document_key(rid, "ZPL")
+    assert documents.kept[record.document_key] == b"^XA^XZ"  # the carrier's own document, as it gave it
+    assert documents.kept[labels.slip_key(rid)] == f"slip {db.returns[rid].rma_number} 1 lines".encode()
+
+
+def test_a_retry_after_a_crash_buys_on_the_shipment_stored_before_the_purchase(
+    db: Database, ctx: StageContext, carrier: FakeCarrier, make_request: Any
+) -> None:
+    (rid,) = _authorized(db, ctx, make_request, 1)
+    original = carrier.buy_labels
+
+    def crash(requests: Any) -> Any:
+        original(requests)  # the carrier sold the label, then the worker died before our commit
+        raise SystemExit
+
+    carrier.buy_labels = crash  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        labels.issue_labels(ctx, [rid])
+    assert db.labels[rid].provider_ref == "shp_1"  # committed before the purchase
+    assert db.returns[rid].status is Status.AUTHORIZED
+
+    carrier.buy_labels = original  # type: ignore[method-assign]
+    assert labels.issue_labels(ctx, [rid]) == {rid: Status.LABEL_ISSUED}
+    assert list(carrier.opened.values()) == ["shp_1"]  # no second shipment
+    assert len(carrier.sold) == 1
+    assert db.labels[rid].tracking_number == carrier.sold[labels.label_key(rid)].tracking_number
+
+
+def test_a_label_the_carrier_refuses_parks_the_return_with_the_carriers_words(
+    db: Database, ctx: StageContext, carrier: FakeCarrier, make_request: Any
+) -> None:
+    refused, fine = _authorized(db, ctx, make_request, 2)
+    carrier.refuse[db.returns[refused].rma_number or ""] = "address invalid: postal code not found"
+
+    statuses = labels.issue_labels(ctx, [refused, fine])
+
+    assert statuses == {refused: Status.NEEDS_ATTENTION, fine: Status.LABEL_ISSUED}
+    assert db.returns[refused].attention_cause == (
+        "the carrier refused the label: address invalid: postal code not found"
+    )
+    assert refused not in db.shipments
+    assert len(carrier.sold) == 1
 
 
 def test_closing_closes_settled_returns_only_and_nobody_is_told(

@@ -354,7 +354,7 @@ def test_label_link_and_document(client: TestClient, runtime: Runtime) -> None:
     assert slip.content.startswith(b"%PDF")
 
 
-def test_packing_slip_before_the_label_is_404(client: TestClient, runtime: Runtime) -> None:
+def test_packing_slip_before_the_label_is_404(client: TestClient) -> None:
     return_id = submit(client, body())
     slip = client.get(f"/v1/returns/{return_id}/packing-slip", headers=HEADERS)
     assert slip.status_code == 404

@@ -136,9 +136,7 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def make_ctx(
-    session_factory: sessionmaker[Session], book: PolicyBook, clock: ManualClock, tmp_path: Path
-) -> Any:
+def make_ctx(session_factory: sessionmaker[Session], book: PolicyBook, clock: ManualClock, tmp_path: Path) -> Any:
     documents_dir = tmp_path / "documents"
 
     def build(prefix: str = "RMA", **options: Any) -> StageContext:

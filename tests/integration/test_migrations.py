@@ -23,6 +23,8 @@ TABLES = {
     "rma_counters",
     "outbox",
     "labels",
+    "parcel_events",
+    "carrier_events",
     "shipments",
     "inspections",
     "refunds",
@@ -61,7 +63,7 @@ def test_upgrade_from_empty_matches_models_and_downgrade_removes_everything(empt
     assert migrate.current_revision(empty_engine) is None
 
     migrate.upgrade(empty_engine)
-    assert migrate.current_revision(empty_engine) == "0004"
+    assert migrate.current_revision(empty_engine) == "0005"
     assert _user_tables(empty_engine) == TABLES
     with empty_engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)

@@ -30,9 +30,7 @@ def test_a_batch_of_labels_sells_each_key_once(
     request: ReturnRequest = make_request()
     carrier = SandboxCarrier(session_factory, clock, renderer=RENDERER, warehouse=WAREHOUSE, label_format="ZPL")
     ask = [
-        LabelRequest(
-            idempotency_key=f"lbl-{n}", rma_number=f"RMA-{n}", ship_from=request.return_from, weight_oz=20
-        )
+        LabelRequest(idempotency_key=f"lbl-{n}", rma_number=f"RMA-{n}", ship_from=request.return_from, weight_oz=20)
         for n in "ab"
     ]
     refs = carrier.open_shipments(ask)

@@ -411,12 +411,12 @@ def test_a_conflict_on_one_return_does_not_hold_up_its_poll_batch(
     victim, applied = ids[0], []
     real_apply = tracking._apply
 
-    def conflicting(*args: Any) -> None:
+    def conflicting(*args: Any, **kwargs: Any) -> None:
         ret = args[2]
         applied.append(ret.id)
         if ret.id == victim:
             raise ConcurrentUpdateError(f"return {ret.id} was changed by another writer")
-        real_apply(*args)
+        real_apply(*args, **kwargs)
 
     monkeypatch.setattr(tracking, "_apply", conflicting)
     clock.advance(timedelta(days=12))  # every parcel has news: delivered, lost, or its label expired

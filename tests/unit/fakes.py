@@ -15,8 +15,8 @@ from uuid import UUID
 
 from rma.domain.policy.evaluate import OrderHistory
 from rma.domain.returns import ReturnAuthorization
-from rma.ports.messaging import Announcement, Chain, Change, Step
 from rma.ports.documents import LabelData, SlipData
+from rma.ports.messaging import Announcement, Chain, Change, Step
 from rma.ports.providers import (
     Label,
     LabelRefused,
@@ -235,8 +235,8 @@ class FakeCarrier:
             )
         return {request.idempotency_key: self.sold[request.idempotency_key] for request in requests}
 
-    def void_labels(self, labels: Sequence[LabelToVoid]) -> dict[str, VoidOutcome]:
+    def void_labels(self, labels: Sequence[LabelToVoid]) -> dict[str, VoidOutcome]:  # noqa: ARG002
         raise AssertionError("not used by these tests")
 
-    def track(self, parcels: Sequence[TrackedParcel]) -> dict[str, TrackingUpdate]:
+    def track(self, parcels: Sequence[TrackedParcel]) -> dict[str, TrackingUpdate]:  # noqa: ARG002
         raise AssertionError("not used by these tests")

@@ -13,14 +13,15 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from rma.adapters.documents import LABEL_FORMATS, ReportlabRenderer, format_for, media_type
+from rma.adapters.documents import ReportlabRenderer
 from rma.adapters.documents.fields import weight_lines
 from rma.adapters.documents.label_zpl import render_label_zpl
 from rma.adapters.documents.layout import DOT, Bars, label_layout
 from rma.adapters.documents.raster import rasterise
 from rma.adapters.documents.text import fit_text, printable
 from rma.domain.requests import Address
-from rma.ports.documents import LabelData, SlipData, SlipLine
+from rma.ports.documents import LABEL_FORMATS, LabelData, SlipData, SlipLine
+from rma.services.label_formats import format_for, media_type
 
 CUSTOMER = Address(
     name="Alex Doe",

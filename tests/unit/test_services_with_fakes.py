@@ -19,6 +19,7 @@ from rma.domain.returns import ReturnAuthorization
 from rma.ports.messaging import Step
 from rma.ports.providers import Notifier, PaymentGateway
 from rma.services import closing, issuance, labels
+from rma.services import documents as document_service
 from rma.services.context import StageContext
 from rma.services.flow import ISSUE_LABEL, ISSUE_LABELS
 
@@ -118,7 +119,10 @@ def test_the_label_and_packing_slip_are_kept_in_the_document_store(
     documents = cast("MemoryDocuments", ctx.documents)
     assert record.document_key == labels.document_key(rid, "ZPL")
     assert documents.kept[record.document_key] == b"^XA^XZ"  # the carrier's own document, as it gave it
-    assert documents.kept[labels.slip_key(rid)] == f"slip {db.returns[rid].rma_number} 1 lines".encode()
+    assert labels.slip_key(rid) not in documents.kept  # drawn when first asked for
+    slip = document_service.packing_slip(ctx, db.returns[rid], record)
+    assert slip == f"slip {db.returns[rid].rma_number} 1 lines".encode()
+    assert documents.kept[labels.slip_key(rid)] == slip
 
 
 def test_a_retry_after_a_crash_buys_on_the_shipment_stored_before_the_purchase(

@@ -35,9 +35,9 @@ from rma.domain.lifecycle import Actor
 from rma.domain.requests import ReturnRequest, date_problems
 from rma.domain.validation import FieldError
 from rma.services import cancellation, documents, queries
-from rma.services.documents import format_for, media_type
 from rma.services.errors import PermanentStageError
 from rma.services.intake import Submitted, submit_batch
+from rma.services.label_formats import format_for, media_type
 
 KEY_REUSED: Final = "upstream_request_id already used for a different request"
 # The same pattern as the stored columns (`ReturnRequest.order_id`, `.channel`): anything else matches nothing anyway.

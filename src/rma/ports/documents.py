@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from rma.domain.requests import Address
+
+LABEL_FORMATS: Final = ("PDF", "ZPL", "PNG")
+
+
+def label_format(name: str) -> str:
+    """The canonical name ("PDF", "ZPL", "PNG") of a format named in any case; ValueError for any other."""
+    canonical = name.strip().upper()
+    if canonical not in LABEL_FORMATS:
+        raise ValueError(f"unsupported label format {name!r}: choose one of {', '.join(LABEL_FORMATS)}")
+    return canonical
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,53 +5,11 @@ also offered as a PNG (rasterised at the printer's 203 dpi)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
 from rma.domain.returns import ReturnAuthorization
 from rma.ports.stores import LabelRecord
 from rma.services.context import StageContext
 from rma.services.labels import slip_data, slip_key
-
-LABEL_FORMATS: Final = {"PDF": "application/pdf", "ZPL": "application/zpl", "PNG": "image/png"}
-_BY_MEDIA_TYPE: Final = {media: fmt for fmt, media in LABEL_FORMATS.items()} | {"application/x-zpl": "ZPL"}
-
-
-def media_type(label_format: str) -> str:
-    return LABEL_FORMATS.get(label_format.upper(), "application/octet-stream")
-
-
-def format_for(accept: str | None, query: str | None) -> str | None:
-    """The label format asked for: `?format=` wins, else the Accept header's most preferred label type (q-values
-    honoured); None when neither asks for one (any type, or none given): the label's own format. Raises ValueError
-    for an explicit request of a format we do not make."""
-    if query is not None:
-        wanted = query.strip().upper()
-        if wanted not in LABEL_FORMATS:
-            raise ValueError(f"format {query!r} is not one of {', '.join(LABEL_FORMATS)}")
-        return wanted
-    if not accept:
-        return None
-    ranges = [(_media_range(item), position) for position, item in enumerate(accept.split(","))]
-    for _, _, media in sorted((-quality, position, media) for (media, quality), position in ranges if quality > 0):
-        if media in _BY_MEDIA_TYPE:
-            return _BY_MEDIA_TYPE[media]
-        if media in {"*/*", "application/*", "image/*"}:
-            return None
-    raise ValueError(f"Accept {accept!r} names no label format we make ({', '.join(LABEL_FORMATS.values())})")
-
-
-def _media_range(item: str) -> tuple[str, float]:
-    """One element of an Accept header: its media type and q-value (a malformed q counts as 0)."""
-    media, *params = (part.strip() for part in item.split(";"))
-    quality = 1.0
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip() == "q":
-            try:
-                quality = float(value)
-            except ValueError:
-                quality = 0.0
-    return media.lower(), quality
 
 
 class DocumentUnavailableError(Exception):

@@ -30,7 +30,12 @@ def rasterise(pdf: bytes, *, dpi: int = DPI, page: int = 0) -> Image.Image:
 
 def label_png(data: LabelData) -> bytes:
     """The label as a 1-bit PNG at 203 dpi, as a thermal printer prints it: black or white, no grey."""
-    image = rasterise(render_label_pdf(data)).point(lambda value: 255 if value >= THRESHOLD else 0, mode="1")
+    return rasterise_png(render_label_pdf(data))
+
+
+def rasterise_png(pdf: bytes) -> bytes:
+    """The first page of a PDF label as a 1-bit PNG at 203 dpi."""
+    image = rasterise(pdf).point(lambda value: 255 if value >= THRESHOLD else 0, mode="1")
     out = BytesIO()
     image.save(out, format="PNG", optimize=True, dpi=(DPI, DPI))
     return out.getvalue()

@@ -131,7 +131,6 @@ class SandboxCarrier:
             weight_oz=request.weight_oz,
             ship_from=request.ship_from,
             ship_to=self._warehouse,
-            qr_payload=f"SBX-DROP-{tracking_number}",
         )
         return Label(
             tracking_number=tracking_number,
@@ -197,7 +196,7 @@ class SandboxCarrier:
                 SandboxLabelRow.idempotency_key.in_(list(keys))
             )
         )
-        return dict(rows.tuples().all())
+        return {key: tracking for key, tracking in rows}  # noqa: C416 - rows, not pairs
 
     def track(self, parcels: Sequence[TrackedParcel]) -> dict[str, TrackingUpdate]:
         tracking_numbers = [parcel.tracking_number for parcel in parcels]

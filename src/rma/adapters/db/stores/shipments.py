@@ -86,7 +86,7 @@ class SqlShipmentStore:
         stmt = select(ShipmentRow.tracking_number, ShipmentRow.return_id).where(
             ShipmentRow.tracking_number.in_(list(tracking_numbers))
         )
-        return dict(self._session.execute(stmt).tuples().all())
+        return {number: return_id for number, return_id in self._session.execute(stmt)}  # noqa: C416 - rows, not pairs
 
     def history(self, return_id: UUID) -> Sequence[TrackingEvent]:
         stmt = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-LABEL_FORMATS: Final = ("PDF", "ZPL", "PNG")
+from rma.ports.documents import LABEL_FORMATS, label_format
 
 _MEDIA_TYPES: Final = {"PDF": "application/pdf", "ZPL": "application/zpl", "PNG": "image/png"}
 # Accept ranges naming a format: ZPL is plain text, so a client asking for text gets it.
@@ -15,15 +15,6 @@ _BY_MEDIA_TYPE: Final = {
     "text/plain": "ZPL",
     "image/png": "PNG",
 }
-_CHOICES: Final = ", ".join(LABEL_FORMATS)
-
-
-def label_format(name: str) -> str:
-    """The canonical name ("PDF", "ZPL", "PNG") of a format named in any case; ValueError for any other."""
-    canonical = name.strip().upper()
-    if canonical not in LABEL_FORMATS:
-        raise ValueError(f"unsupported label format {name!r}: choose one of {_CHOICES}")
-    return canonical
 
 
 def media_type(name: str) -> str:

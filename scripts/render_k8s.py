@@ -31,6 +31,21 @@ SCALING = {
 }
 
 
+# Labels and packing slips live in a file store shared by the processes that write and serve them (the label stage
+# and the API): a ReadWriteMany volume (NFS, EFS, Azure Files, CephFS ...).
+DOCUMENTS_DIR = "/var/lib/rma/documents"
+DOCUMENT_USERS = frozenset({"api", "worker-labels"})
+
+
+def _documents_claim() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "rma-documents", "labels": LABELS},
+        "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "50Gi"}}},
+    }
+
+
 def _deployment(
     name: str,
     args: list[str],
@@ -62,6 +77,10 @@ def _deployment(
             },
         },
     }
+    if name in DOCUMENT_USERS:
+        pod = spec["template"]["spec"]
+        pod["containers"][0]["volumeMounts"] = [{"name": "documents", "mountPath": DOCUMENTS_DIR}]
+        pod["volumes"] = [{"name": "documents", "persistentVolumeClaim": {"claimName": "rma-documents"}}]
     if recreate:
         spec["strategy"] = {"type": "Recreate"}  # never two at once, even during a rollout
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels}, "spec": spec}
@@ -137,6 +156,7 @@ def render() -> dict[str, list[dict[str, Any]]]:
             for stage in STAGES
             for doc in (_deployment(f"worker-{stage}", ["worker", stage]), _scaled_object(stage))
         ],
+        "documents.yaml": [_documents_claim()],
         "beat.yaml": [_deployment("beat", ["beat", "--schedule", "/tmp/celerybeat-schedule"], recreate=True)],  # noqa: S108
         "relay.yaml": [_deployment("relay", ["relay"], replicas=2)],
         "flower.yaml": [

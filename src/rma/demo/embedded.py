@@ -7,6 +7,7 @@ The code is the production code: the same tasks, chains, outbox, reconciler and 
 from __future__ import annotations
 
 import importlib
+import shutil
 import statistics
 import threading
 import time
@@ -23,14 +24,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from rma.adapters.db.audit import finished_returns
-from rma.adapters.db.tables import RefundRow, ReturnRow, TimelineRow
-from rma.bootstrap import prepare_database
+from rma.adapters.db.tables import LabelRow, RefundRow, ReturnRow, TimelineRow
+from rma.bootstrap import Runtime, prepare_database
 from rma.config import Settings
 from rma.demo.generate import generate
 from rma.domain.lifecycle import Status
 from rma.domain.money import format_amount
 from rma.ports.stores import RefundStatus
+from rma.services import documents
 from rma.services.intake import submit_batch
+from rma.services.labels import slip_key
 from rma.worker.app import TASK_MODULES, create_app
 from rma.worker.queues import Queue
 from rma.worker.runtime import configure, runtime_for
@@ -76,6 +79,7 @@ class Summary:
     wall_seconds: float
     returns_per_second: float
     stage_hours: dict[str, dict[str, float]] = field(default_factory=dict)
+    documents: dict[str, object] = field(default_factory=dict)
 
     @property
     def refunds(self) -> int:
@@ -109,6 +113,7 @@ class Summary:
             "wall_seconds": round(self.wall_seconds, 2),
             "returns_per_second": round(self.returns_per_second, 1),
             "time_in_status_hours": self.stage_hours,
+            "documents": self.documents,
         }
 
 
@@ -141,6 +146,7 @@ def run_demo(
 ) -> Summary:
     database.unlink(missing_ok=True)
     settings = demo_settings(database, speed=speed)
+    shutil.rmtree(settings.documents_root(), ignore_errors=True)  # the last run's labels went with its database
     app = create_app(settings)
     # No Flower watches the embedded run: task events would only cost time.
     app.conf.update(worker_send_task_events=False, task_send_sent_event=False)
@@ -178,8 +184,28 @@ def run_demo(
             time.sleep(0.25)
     wall = time.monotonic() - started
     summary = _summarise(runtime.sessions, returns, wall)
+    summary.documents = _documents(runtime, settings.documents_root())
     runtime.close()
     return summary
+
+
+def _documents(runtime: Runtime, root: Path) -> dict[str, object]:
+    """Where the labels went, and one label with its packing slip to open."""
+    with runtime.sessions() as session:
+        labelled = int(session.scalar(select(func.count()).where(LabelRow.document_key.is_not(None))) or 0)
+        first = session.scalar(select(LabelRow.return_id).where(LabelRow.document_key.is_not(None)).limit(1))
+    found: dict[str, object] = {"dir": str(root), "labels": labelled}
+    if first is None:
+        return found
+    with runtime.ctx.uow() as uow:
+        ret = uow.returns.get(first)
+        label = uow.labels.get(first)
+    if ret is None or label is None or label.document_key is None:
+        return found
+    documents.packing_slip(runtime.ctx, ret, label)  # drawn and kept, as the API does when first asked
+    found["example_label"] = str(root / label.document_key)
+    found["example_packing_slip"] = str(root / slip_key(first))
+    return found
 
 
 def _count_final(sessions: sessionmaker[Session]) -> int:

@@ -16,11 +16,15 @@ from typing import Any, cast
 from easypost.easypost_client import EasyPostClient
 from easypost.easypost_object import EasyPostObject
 from easypost.errors.general.easypost_error import EasyPostError
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from rma.adapters.easypost.errors import CallError, TransientError, classify, retry_after_seconds
 from rma.adapters.easypost.model import Json
 
 Throttle = Callable[[], None]
+# read=False: a read timeout is raised as it is (the SDK's TimeoutError), neither retried nor made a connection error.
+_CONNECT_RETRIES = Retry(total=3, connect=3, read=False, status=0, other=0, redirect=False)
 
 
 def _no_throttle() -> None:
@@ -56,9 +60,14 @@ class EasyPostApi:
         if client is None:
             # The SDK passes `timeout` straight to requests, which takes seconds as a float.
             client = EasyPostClient(self._api_key, api_base=self.api_base, timeout=cast("int", self._timeout))
-            hooks = cast("Any", client)  # the SDK's hook methods are unannotated
-            hooks.subscribe_to_request_hook(self._before_request)
-            hooks.subscribe_to_response_hook(self._after_response)
+            sdk = cast("Any", client)  # the SDK's hook methods are unannotated
+            sdk.subscribe_to_request_hook(self._before_request)
+            sdk.subscribe_to_response_hook(self._after_response)
+            # The SDK's session retries a GET on a read timeout three times, below the throttle and unseen by us;
+            # only connecting again is left to it (a request that never connected never reached EasyPost).
+            sdk._requests_session.mount(  # noqa: SLF001 - the SDK offers no other way to set its retries
+                self.api_base.split("/v2")[0], HTTPAdapter(max_retries=_CONNECT_RETRIES)
+            )
             self._local.client = client
         return client
 
@@ -106,11 +115,11 @@ class EasyPostApi:
     def create_shipment(self, shipment: Mapping[str, object], *, private: Iterable[str] = ()) -> Json:
         return self._call(lambda c: c.shipment.create(**shipment), private)
 
-    def retrieve_shipment(self, shipment_id: str) -> Json:
-        return self._call(lambda c: c.shipment.retrieve(shipment_id))
+    def retrieve_shipment(self, shipment_id: str, *, private: Iterable[str] = ()) -> Json:
+        return self._call(lambda c: c.shipment.retrieve(shipment_id), private)
 
-    def buy_shipment(self, shipment_id: str, rate_id: str) -> Json:
-        return self._call(lambda c: c.shipment.buy(shipment_id, rate={"id": rate_id}))
+    def buy_shipment(self, shipment_id: str, rate_id: str, *, private: Iterable[str] = ()) -> Json:
+        return self._call(lambda c: c.shipment.buy(shipment_id, rate={"id": rate_id}), private)
 
     def convert_label(self, shipment_id: str, file_format: str) -> Json:
         return self._call(lambda c: c.shipment.label(shipment_id, file_format=file_format))

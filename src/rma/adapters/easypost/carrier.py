@@ -205,29 +205,30 @@ class EasyPostCarrier:
 
     def _buy(self, request: LabelRequest) -> Label | LabelRefused:
         reference = request.provider_ref or ""
+        private = _private(request.ship_from)
         try:
-            shipment = self._retrieve(reference)
+            shipment = self._retrieve(reference, private)
             if not shipment.bought:
                 rate = choose_rate(shipment.rates, self._config.rule)
                 if rate is None:
                     cause = no_rate_cause(self._config.rule, len(shipment.rates), shipment.carrier_messages)
                     return self._refused(request.idempotency_key, cause)
-                shipment = self._purchase(request.idempotency_key, reference, rate)
+                shipment = self._purchase(request.idempotency_key, reference, rate, private)
             return self._label(shipment)
         except RefusedError as refused:
             return self._refused(request.idempotency_key, f"EasyPost refused the purchase: {refused.cause}", refused)
 
-    def _retrieve(self, shipment_id: str) -> Shipment:
-        return _read(parse_shipment, self._api.retrieve_shipment(shipment_id))
+    def _retrieve(self, shipment_id: str, private: Sequence[str] = ()) -> Shipment:
+        return _read(parse_shipment, self._api.retrieve_shipment(shipment_id, private=private))
 
-    def _purchase(self, key: str, shipment_id: str, rate: Rate) -> Shipment:
+    def _purchase(self, key: str, shipment_id: str, rate: Rate, private: Sequence[str]) -> Shipment:
         try:
-            answer = self._api.buy_shipment(shipment_id, rate.id)
+            answer = self._api.buy_shipment(shipment_id, rate.id, private=private)
         except RefusedError as refused:
             if refused.code != _ALREADY_BOUGHT:
                 raise
             # An earlier attempt bought it and its answer was lost after our look-up: that label, never a second.
-            return self._retrieve(shipment_id)
+            return self._retrieve(shipment_id, private)
         shipment = _read(parse_shipment, answer)
         if shipment.postage_label is None:
             raise TransientError(f"EasyPost answered the purchase of {shipment_id} without a postage label")

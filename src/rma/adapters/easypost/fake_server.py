@@ -10,8 +10,9 @@ Control (no auth):
     GET/POST /_fake/faults        {"rate_429": 0.1, "retry_after": 1, "rate_5xx": 0.05, "rate_timeout": 0.02,
                                    "timeout_seconds": 5, "rate_malformed": 0.02, "malformed_kind": "html",
                                    "endpoints": ["buy"], "latency": {"buy": [0.3, 1.5], "default": [0, 0]}}
-                                  (merged into the current faults; "endpoints" limits the faults, empty = all API
-                                  endpoints; malformed_kind: html | truncated | missing_fields)
+                                  (merged into the current faults, but a given latency table replaces the old one;
+                                  "endpoints" limits the faults, empty = all API endpoints (files only if named);
+                                  malformed_kind: html | truncated | missing_fields)
     POST /_fake/rate_limit        {"per_second": 50} (null: unlimited): above it, 429 with Retry-After
     GET/POST /_fake/clock         {"speed": 3600, "advance_seconds": 86400}: the fake clock trackers walk on
     POST /_fake/trackers/{id}/status  {"status": "available_for_pickup", "status_detail": ..., "message": ...}
@@ -104,7 +105,7 @@ class Faults:
                     raise ValueError("endpoints must be a list of endpoint names")
                 updates[key] = tuple(value)
             elif key == "latency":
-                updates[key] = {**self.latency, **_latency(value)}
+                updates[key] = _latency(value)  # the whole table: what it does not name has no latency
             else:
                 raise ValueError(f"unknown fault setting {key!r}")
         return replace(self, **updates)
@@ -648,7 +649,9 @@ class FakeEasyPost:
         return self._post("/_fake/faults", faults)
 
     def clear_faults(self) -> Json:
-        return self.set_faults(rate_429=0, rate_5xx=0, rate_timeout=0, rate_malformed=0, endpoints=[])
+        """No faults, no latency, no account limit."""
+        self.set_rate_limit(None)
+        return self.set_faults(rate_429=0, rate_5xx=0, rate_timeout=0, rate_malformed=0, endpoints=[], latency={})
 
     def set_rate_limit(self, per_second: float | None) -> Json:
         return self._post("/_fake/rate_limit", {"per_second": per_second})

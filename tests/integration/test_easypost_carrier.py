@@ -246,6 +246,18 @@ def test_buying_again_answers_the_same_label_and_buys_nothing(fake, carrier):
     assert stats["purchases"]["per_reference"] == {r.rma_number: 1}
 
 
+def test_a_voided_label_is_not_answered_again(make_carrier, fake):
+    carrier = make_carrier(rule=RateRule(carriers=("UPS",)))
+    (r,) = opened(carrier, request())
+    label = carrier.buy_labels([r])[r.idempotency_key]
+    assert isinstance(label, Label)
+    assert _void(carrier, r.idempotency_key, label) is VoidOutcome.REFUNDED
+    assert carrier.buy_labels([r]) == {
+        r.idempotency_key: LabelRefused(f"the label bought on {r.provider_ref} was voided (refund refunded)")
+    }
+    assert fake.stats()["purchases"]["total"] == 1
+
+
 def test_a_purchase_whose_answer_was_lost_is_found_not_bought_again(fake, carrier):
     (r,) = opened(carrier, request())
     fake.set_faults(rate_timeout=1.0, timeout_seconds=2.0, endpoints=["buy"])

@@ -149,7 +149,8 @@ class EasyPostCarrier:
         return self._settle("open shipments", answers, failures)
 
     def buy_labels(self, requests: Sequence[LabelRequest]) -> dict[str, Label | LabelRefused]:
-        """The label of each request's shipment, bought by the rule, or the one bought on it before."""
+        """The label of each request's shipment, bought by the rule, or the one bought on it before (refused if that
+        one was voided since: a new shipment is needed)."""
         unopened = [request.idempotency_key for request in requests if not request.provider_ref]
         if unopened:
             raise ValueError(f"buy_labels needs an opened shipment for every request; none for {unopened}")
@@ -214,6 +215,10 @@ class EasyPostCarrier:
                     cause = no_rate_cause(self._config.rule, len(shipment.rates), shipment.carrier_messages)
                     return self._refused(request.idempotency_key, cause)
                 shipment = self._purchase(request.idempotency_key, reference, rate, private)
+            elif void_outcome(shipment.refund_status) in {VoidOutcome.SUBMITTED, VoidOutcome.REFUNDED}:
+                # Its label was voided: answering it would send a customer a dead label; buying again is not ours.
+                cause = f"the label bought on {reference} was voided (refund {shipment.refund_status})"
+                return self._refused(request.idempotency_key, cause)
             return self._label(shipment)
         except RefusedError as refused:
             return self._refused(request.idempotency_key, f"EasyPost refused the purchase: {refused.cause}", refused)
@@ -286,11 +291,24 @@ class EasyPostCarrier:
 
     def _qr_code(self, shipment: Shipment) -> bytes | None:
         url = next((form.url for form in shipment.forms if form.form_type == _QR_FORM and form.url), None)
-        return self._download(url, "PNG") if url is not None else None
+        if url is None:
+            return None
+        content = self._fetch(url)
+        if not _looks_like("PNG", content):
+            # The port carries a PNG; a QR form in another format must not hold the label back.
+            _log.warning("easypost_qr_form_not_png", shipment_id=shipment.id)
+            return None
+        return content
 
     def _download(self, url: str, label_format: str) -> bytes:
+        content = self._fetch(url)
+        if not _looks_like(label_format, content):
+            raise TransientError(f"a downloaded label file is not a {label_format} document")
+        return content
+
+    def _fetch(self, url: str) -> bytes:
         if urlsplit(url).scheme not in {"http", "https"}:
-            raise TransientError("EasyPost gave a label URL that is not HTTP(S)")
+            raise TransientError("EasyPost gave a document URL that is not HTTP(S)")
         if urlsplit(url).netloc == self._api_host:
             self._api.throttle()  # the provider's own host: the same account limit
         try:
@@ -300,8 +318,8 @@ class EasyPostCarrier:
         if response.status_code != httpx.codes.OK:
             raise TransientError(f"a label file answered HTTP {response.status_code}")
         content = response.content
-        if not content or len(content) > _MAX_DOCUMENT or not _looks_like(label_format, content):
-            raise TransientError(f"a downloaded label file is not a {label_format} document")
+        if not content or len(content) > _MAX_DOCUMENT:
+            raise TransientError("a downloaded label file is empty or too large")
         return content
 
     def _void(self, shipment_id: str) -> VoidOutcome:

@@ -108,7 +108,7 @@ def make_carrier(
             label_format=settings.label_format,
             weight_oz=settings.parcel_weight_oz,
         )
-    from rma.adapters.easypost.carrier import EasyPostCarrier, EasyPostConfig  # noqa: PLC0415 - only where it runs
+    from rma.adapters.easypost import EasyPostCarrier, EasyPostConfig, RateRule  # noqa: PLC0415 - only where it runs
 
     throttle = None
     if settings.carrier_rate_limit > 0:
@@ -118,7 +118,7 @@ def make_carrier(
             account=f"easypost:{settings.easypost_api_base}",
         )
         throttle = limit.acquire
-    fixed = tuple(settings.label_fixed_service.split(":", 1)) if settings.label_fixed_service else None
+    fixed = settings.label_fixed_service.split(":", 1) if settings.label_fixed_service else None
     key = settings.easypost_api_key
     return EasyPostCarrier(
         EasyPostConfig(
@@ -128,9 +128,11 @@ def make_carrier(
             warehouse=settings.warehouse_address,
             warehouse_phone=settings.warehouse_phone or None,
             label_format=settings.label_format,
-            carriers=_split(settings.label_carriers),
-            services=_split(settings.label_services),
-            fixed_service=(fixed[0], fixed[1]) if fixed else None,
+            rule=RateRule(
+                carriers=_split(settings.label_carriers),
+                services=_split(settings.label_services),
+                fixed_service=(fixed[0], fixed[1]) if fixed else None,
+            ),
             concurrency=settings.easypost_concurrency,
             throttle=throttle,
         )

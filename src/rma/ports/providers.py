@@ -13,11 +13,13 @@ from rma.domain.requests import Address, Contact
 
 
 class ProviderError(Exception):
-    """A provider call failed. `transient` errors (timeouts, connection errors, 429, 5xx) are retried."""
+    """A provider call failed. `transient` errors (timeouts, connection errors, 429, 5xx) are retried, not before
+    `retry_after` seconds where the provider said so (a 429's Retry-After)."""
 
-    def __init__(self, message: str, *, transient: bool) -> None:
+    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.transient = transient
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +127,8 @@ class Carrier(Protocol):
     name: str
 
     def open_shipments(self, requests: Sequence[LabelRequest]) -> dict[str, str | LabelRefused]:
-        """The carrier's reference per idempotency key (or why it refused), for requests without one yet."""
+        """The carrier's reference per idempotency key (or why it refused), for requests without one yet; keys
+        missing from the answer were not opened this time (retried)."""
 
     def buy_labels(self, requests: Sequence[LabelRequest]) -> dict[str, Label | LabelRefused]:
         """Buy the label of each request (all have a `provider_ref`), answered by idempotency key; a reference bought
@@ -133,7 +136,8 @@ class Carrier(Protocol):
         keys missing from the answer were not bought this time (retried)."""
 
     def void_labels(self, labels: Sequence[LabelToVoid]) -> dict[str, VoidOutcome]:
-        """Ask the carrier to void (refund) unused labels, answered by idempotency key."""
+        """Ask the carrier to void (refund) unused labels, answered by idempotency key; keys missing from the answer
+        were not answered this time (retried)."""
 
     def track(self, parcels: Sequence[TrackedParcel]) -> dict[str, TrackingUpdate]:
         """The latest state of each parcel (by tracking number); parcels the carrier did not answer for are absent."""

@@ -88,6 +88,8 @@ class RmaTask(Task[Any, Any]):
             retries = self.request.retries or 0
             if is_transient(exc) and retries < self.max_retries:
                 countdown = backoff_seconds(retries)
+                if isinstance(exc, ProviderError) and exc.retry_after is not None:
+                    countdown = max(countdown, exc.retry_after)  # the provider said when it will take us again
                 log.warning("task_retry", error=loggable(exc), retry=retries + 1, countdown=countdown)
                 raise self.retry(exc=exc, countdown=countdown) from exc
             self.give_up(exc, kwargs, exhausted=is_transient(exc))

@@ -73,8 +73,7 @@ class EasyPostProviderError(ProviderError):
     """A whole call failed. `retry_after` (seconds) is EasyPost's Retry-After, where it gave one."""
 
     def __init__(self, message: str, *, transient: bool, retry_after: float | None = None) -> None:
-        super().__init__(message, transient=transient)
-        self.retry_after = retry_after
+        super().__init__(message, transient=transient, retry_after=retry_after)
 
 
 def scrub(text: str, private: Iterable[str]) -> str:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import unicodedata
+from collections.abc import Mapping
 from typing import Final
 
 from easypost.errors.general.signature_verification_error import SignatureVerificationError
@@ -63,3 +64,29 @@ def parse_tracker_event(body: bytes) -> tuple[str, TrackingUpdate]:
     if description not in TRACKER_EVENTS:
         raise ValueError(f"not a tracker event: {description!r}")
     return event_id, tracking_update(parse_tracker(event.get("result")))
+
+
+class EasyPostWebhook:
+    """The `CarrierWebhook` port for EasyPost: signed by the account's webhook secret; tracker events become parcel
+    news, events of other kinds (batches, refunds, payments) are answered as not ours."""
+
+    carrier = "easypost"
+
+    def __init__(self, secret: str) -> None:
+        if not secret:
+            raise ValueError("an EasyPost webhook needs its secret")
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return "EasyPostWebhook()"  # never the secret
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        return verify_signature(body, headers.get(SIGNATURE_HEADER), self._secret)
+
+    def parse(self, body: bytes) -> tuple[str, TrackingUpdate] | None:
+        try:
+            return parse_tracker_event(body)
+        except ValueError as exc:
+            if str(exc).startswith("not a tracker event"):
+                return None
+            raise

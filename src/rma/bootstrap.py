@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from rma.adapters.broker import CeleryPublisher
 from rma.adapters.clock import AcceleratedClock, SystemClock
 from rma.adapters.db import SqlAlchemyUnitOfWork, create_db_engine, make_session_factory, migrate
-from rma.adapters.db.audit import AuditReport, run_audit
+from rma.adapters.db.audit import AuditReport, CarrierRecords, run_audit
 from rma.adapters.db.published import PublishAfterCommit
 from rma.adapters.db.queries import SqlReturnQueries
 from rma.adapters.db.server import configuration_warnings, server_settings
@@ -246,5 +246,13 @@ def database_revision(engine: Engine) -> str | None:
 
 def audit(runtime: Runtime) -> AuditReport:
     """`rma audit` over the runtime's database and the sandbox providers' records."""
+    # The sandbox's records are tables beside ours; a real carrier account's cannot be listed from here.
+    carrier = None if runtime.settings.carrier == "sandbox" else CarrierRecords(labels=(), readable=False)
     with runtime.sessions() as session:
-        return run_audit(session, now=runtime.ctx.clock.now(), real_now=datetime.now(UTC), announced=ANNOUNCED)
+        return run_audit(
+            session,
+            now=runtime.ctx.clock.now(),
+            real_now=datetime.now(UTC),
+            announced=ANNOUNCED,
+            carrier=carrier,
+        )

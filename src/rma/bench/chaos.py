@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from rma.adapters.clock import AcceleratedClock
 from rma.adapters.db.audit import run_audit
+from rma.bench.carrier import CHAOS_FAULTS, CarrierAccount, CarrierKind, carrier_account
 from rma.bench.harness import API_KEY, BenchStack, start_bench_stack
 from rma.client import ReturnsClient
 from rma.demo.generate import generate
@@ -37,6 +38,9 @@ FAULTS = {
 }
 
 
+CHAOS_CLOCK_SPEED = 172_800.0
+
+
 @dataclass
 class ChaosPlan:
     returns: int = 300
@@ -45,6 +49,7 @@ class ChaosPlan:
     restart_postgres: bool = True
     timeout: float = 600.0
     seed: int = 5
+    carrier: CarrierKind = "sandbox"  # "easypost": the fake EasyPost server, answering some calls 429 or 5xx
 
 
 @dataclass
@@ -105,13 +110,28 @@ def _injure(stack: BenchStack, plan: ChaosPlan, done: threading.Event, injuries:
 
 
 def run_chaos(plan: ChaosPlan, *, database_url: str | None, workdir: Path) -> dict[str, Any]:
+    epoch = time.time()
+    faults = CHAOS_FAULTS if plan.carrier == "easypost" else None
+    with carrier_account(plan.carrier, clock_epoch=epoch, clock_speed=CHAOS_CLOCK_SPEED, faults=faults) as account:
+        return _run(plan, database_url, workdir, account, epoch)
+
+
+def _run(
+    plan: ChaosPlan, database_url: str | None, workdir: Path, account: CarrierAccount, epoch: float
+) -> dict[str, Any]:
     markers = workdir / "fault-markers"
     markers.mkdir(parents=True, exist_ok=True)
     stack = start_bench_stack(
         database_url=database_url,
         workdir=workdir,
         # A short run: two application days per second let every parcel arrive (or its label expire) in seconds.
-        extra_env={"RMA_FAULT_MARKERS": str(markers), "RMA_REDRIVE_AFTER_SECONDS": "5", "RMA_CLOCK_SPEED": "172800"},
+        extra_env={
+            "RMA_FAULT_MARKERS": str(markers),
+            "RMA_REDRIVE_AFTER_SECONDS": "5",
+            "RMA_CLOCK_SPEED": repr(CHAOS_CLOCK_SPEED),
+            "RMA_CLOCK_EPOCH": repr(epoch),
+            **account.env(),
+        },
         per_process_env={name: {"RMA_FAULTS": fault} for name, fault in FAULTS.items()},
     )
     injuries = Injuries()
@@ -135,7 +155,9 @@ def run_chaos(plan: ChaosPlan, *, database_url: str | None, workdir: Path) -> di
             time.sleep(0.5)
         clock = AcceleratedClock(epoch=float(stack.env["RMA_CLOCK_EPOCH"]), speed=float(stack.env["RMA_CLOCK_SPEED"]))
         with Session(stack.engine) as session:
-            audit = run_audit(session, now=clock.now(), real_now=datetime.now(UTC), announced=ANNOUNCED)
+            audit = run_audit(
+                session, now=clock.now(), real_now=datetime.now(UTC), announced=ANNOUNCED, carrier=account.records()
+            )
         fired = sorted(p.name for p in markers.iterdir())
         completed = stack.finished()
         return {
@@ -153,6 +175,7 @@ def run_chaos(plan: ChaosPlan, *, database_url: str | None, workdir: Path) -> di
             "fault_points_fired": fired,
             "recovery_seconds": injuries.recoveries,
             "notes": injuries.notes,
+            "carrier": account.figures(),
         }
     finally:
         done.set()

@@ -19,15 +19,17 @@ from sqlalchemy.orm import Session
 
 from rma.adapters.clock import AcceleratedClock
 from rma.adapters.db.audit import run_audit
-from rma.adapters.db.tables import ReturnRow
+from rma.adapters.db.tables import LabelRow, ReturnRow
 from rma.bench import measure
-from rma.bench.harness import API_KEY, BenchStack, start_bench_stack
+from rma.bench.carrier import CarrierAccount, CarrierKind, carrier_account
+from rma.bench.harness import API_KEY, BENCH_CLOCK_SPEED, BenchStack, start_bench_stack
 from rma.config import Settings
 from rma.demo.generate import generate
 from rma.domain.requests import ReturnRequest
-from rma.services.flow import ANNOUNCED
+from rma.services.flow import ANNOUNCED, BATCH_FORMS, ISSUE_LABEL
 from rma.worker.app import create_app
 from rma.worker.launch import STAGES
+from rma.worker.queues import Queue
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class BenchPlan:
     # no-blocking figure at a scale this machine cannot drain within a session).
     drain: bool = True
     probe_after: float = 0.0  # seconds between the end of the batch submission and the probe under load
+    carrier: CarrierKind = "sandbox"  # or "easypost": the fake EasyPost server with a real carrier's latency
 
 
 def _total(stack: BenchStack) -> int:
@@ -199,11 +202,41 @@ def sustained(
 def run_bench(
     plan: BenchPlan, *, database_url: str | None, workdir: Path, redis_url: str | None = None
 ) -> dict[str, Any]:
-    stack = start_bench_stack(database_url=database_url, workdir=workdir, redis_url=redis_url)
-    try:
-        return _measure(plan, stack)
-    finally:
-        stack.stop()
+    epoch = time.time()
+    with carrier_account(plan.carrier, clock_epoch=epoch, clock_speed=BENCH_CLOCK_SPEED) as account:
+        stack = start_bench_stack(
+            database_url=database_url,
+            workdir=workdir,
+            redis_url=redis_url,
+            extra_env={"RMA_CLOCK_EPOCH": repr(epoch), **account.env()},
+        )
+        try:
+            report = _measure(plan, stack, account)
+            report["carrier"] = account.figures() | _labels_stage(stack, report)
+            return report
+        finally:
+            stack.stop()
+
+
+def _labels_stage(stack: BenchStack, report: dict[str, Any]) -> dict[str, Any]:
+    """Labels bought per second while the label stage had work (first to last label of the run), its concurrency, and
+    the depth of its queue over the run: the stage keeps up when the depth stays bounded."""
+    speed = float(stack.env["RMA_CLOCK_SPEED"])
+    with stack.engine.connect() as conn:
+        first, last, count = conn.execute(
+            select(func.min(LabelRow.created_at), func.max(LabelRow.created_at), func.count(LabelRow.created_at))
+        ).one()
+    span = (last - first).total_seconds() / speed if first is not None and last is not None else 0.0
+    depths = [depth.get(Queue.LABELS.value, 0) for _, depth in report.get("queues", {}).get("samples", [])]
+    spec = STAGES["labels"]
+    return {
+        "labels": int(count),
+        "labels_per_second": round(count / span, 1) if span > 0 else None,
+        "labels_stage": f"{spec.pool} x {spec.concurrency}, {BATCH_FORMS[ISSUE_LABEL][1]} labels per message",
+        "carrier_calls_in_flight_per_process": int(stack.env.get("RMA_EASYPOST_CONCURRENCY", "0")) or None,
+        "labels_queue_peak": max(depths, default=0),
+        "labels_queue_samples": depths,
+    }
 
 
 def _intake_idle(plan: BenchPlan, stack: BenchStack, *, raw_publish: float) -> tuple[dict[str, Any], int]:
@@ -254,7 +287,7 @@ def _intake_burst(plan: BenchPlan, stack: BenchStack, requests: list[ReturnReque
     }
 
 
-def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
+def _measure(plan: BenchPlan, stack: BenchStack, account: CarrierAccount) -> dict[str, Any]:
     speed = float(stack.env["RMA_CLOCK_SPEED"])
     app = create_app(Settings(broker_url=stack.redis_url))
     time.sleep(3)  # let every worker finish starting
@@ -340,6 +373,8 @@ def _measure(plan: BenchPlan, stack: BenchStack) -> dict[str, Any]:
     report["rss_over_run"] = rss_growth([(done - already, rss) for done, rss in memory], completed)
     with stack.engine.connect() as conn, conn.begin(), Session(bind=conn) as session:
         clock = AcceleratedClock(epoch=float(stack.env["RMA_CLOCK_EPOCH"]), speed=speed)
-        audit = run_audit(session, now=clock.now(), real_now=datetime.now(UTC), announced=ANNOUNCED)
+        audit = run_audit(
+            session, now=clock.now(), real_now=datetime.now(UTC), announced=ANNOUNCED, carrier=account.records()
+        )
     report["audit"] = {"sound": audit.sound, "violations": audit.violations, "by_status": audit.by_status}
     return report

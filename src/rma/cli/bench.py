@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import tempfile
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 from rma.cli.errors import EXIT_FAILURE, CliError
+
+
+class CarrierChoice(StrEnum):
+    SANDBOX = "sandbox"
+    EASYPOST = "easypost"
 
 
 def _rate(figures: dict[str, Any], unit: str) -> str:
@@ -110,6 +116,10 @@ def bench_command(  # noqa: PLR0913, PLR0917 - one parameter per command-line op
     ] = None,
     redis_url: Annotated[str | None, typer.Option(help="a Redis it may flush; default: start its own")] = None,
     workdir: Annotated[Path | None, typer.Option(help="logs go here")] = None,
+    carrier: Annotated[
+        CarrierChoice,
+        typer.Option(help="sandbox, or easypost: the fake EasyPost server with a real carrier's latency"),
+    ] = CarrierChoice.SANDBOX,
 ) -> None:
     """Drive a disposable real stack hard and measure it; exits 1 if the run did not finish or the audit fails."""
     from rma.bench.run import BenchPlan, run_bench  # noqa: PLC0415
@@ -129,6 +139,7 @@ def bench_command(  # noqa: PLR0913, PLR0917 - one parameter per command-line op
         drain=drain,
         probe_after=probe_after,
         timeout=max(1_800.0, returns * 0.2),  # a 100,000-return run takes about an hour on this machine
+        carrier=carrier.value,
     )
     directory = workdir or Path(tempfile.mkdtemp(prefix="rma-bench-"))
     report = run_bench(plan, database_url=database_url, workdir=directory, redis_url=redis_url)

@@ -11,10 +11,11 @@ from typing import Annotated
 
 import typer
 
+from rma.cli.bench import CarrierChoice
 from rma.cli.errors import EXIT_FAILURE, CliError
 
 
-def chaos_command(
+def chaos_command(  # noqa: PLR0913, PLR0917 - one parameter per command-line option
     returns: Annotated[int, typer.Option(min=10)] = 300,
     kill_every: Annotated[float, typer.Option(help="seconds between SIGKILLs of a random stage worker")] = 4.0,
     restart_postgres: Annotated[bool, typer.Option(help="restart the run's private PostgreSQL server once")] = True,
@@ -28,6 +29,10 @@ def chaos_command(
     ] = None,
     workdir: Annotated[Path | None, typer.Option(help="logs go here")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    carrier: Annotated[
+        CarrierChoice,
+        typer.Option(help="sandbox, or easypost: the fake EasyPost server, answering some calls 429 or 5xx"),
+    ] = CarrierChoice.SANDBOX,
 ) -> None:
     """Run the real stack under injury (killed workers, flushed Redis, ...); exits 1 if anything was lost or done twice.
 
@@ -48,6 +53,7 @@ def chaos_command(
         flush_redis=flush_redis,
         restart_postgres=restart_postgres,
         timeout=timeout,
+        carrier=carrier.value,
     )
     result = run_chaos(plan, database_url=database_url, workdir=workdir or Path(tempfile.mkdtemp(prefix="rma-chaos-")))
     if as_json:
@@ -66,6 +72,7 @@ def chaos_command(
             "recovery_seconds",
             "notes",
             "audit_sound",
+            "carrier",
         ):
             typer.echo(f"{key}: {result[key]}")
     bad = result["lost"] or result["duplicate_labels"] or result["duplicate_refunds"] or result["over_refunds"]

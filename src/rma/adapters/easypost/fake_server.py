@@ -165,13 +165,14 @@ class FakeEasyPostApp:
         faults: Faults | None = None,
         rate_limit: float | None = None,
         clock_speed: float = 1.0,
+        clock_epoch: float | None = None,
         seed: int = 0,
         qr_forms: bool = True,
     ) -> None:
         self.api_key = api_key
         self.faults = faults or Faults()
         self.rate_limit = rate_limit
-        self.state = FakeEasyPostState(clock=FakeClock(clock_speed), qr_forms=qr_forms)
+        self.state = FakeEasyPostState(clock=_clock(clock_speed, clock_epoch), qr_forms=qr_forms)
         self.log = RequestLog()
         self.sink: list[Json] = []
         self._random = random.Random(seed)  # noqa: S311 - fault draws, not secrets
@@ -543,6 +544,14 @@ def _free_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _clock(speed: float, epoch: float | None) -> FakeClock:
+    """Real time sped up; given an epoch, the same time as the platform's accelerated clock with that epoch (so the
+    fake's scan times and ours agree in a benchmark)."""
+    if epoch is None:
+        return FakeClock(speed)
+    return FakeClock(speed, start=datetime.fromtimestamp(epoch + (time.time() - epoch) * speed, tz=UTC))
+
+
 def _uvicorn_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", ws="none", http="h11"
@@ -553,13 +562,14 @@ class FakeEasyPost:
     """The fake, started on a free port: in this process (a background thread) or, for a benchmark that must not
     share the GIL with it, in a subprocess. Control goes through the HTTP control API either way."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only settings of the fake
         self,
         *,
         api_key: str | None = None,
         faults: Mapping[str, object] | None = None,
         rate_limit: float | None = None,
         clock_speed: float = 1.0,
+        clock_epoch: float | None = None,
         seed: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -569,6 +579,7 @@ class FakeEasyPost:
         self._faults = Faults().merged(faults or {})
         self._rate_limit = rate_limit
         self._clock_speed = clock_speed
+        self._clock_epoch = clock_epoch
         self._seed = seed
         self._host = host
         self._port = port
@@ -593,6 +604,7 @@ class FakeEasyPost:
                 faults=self._faults,
                 rate_limit=self._rate_limit,
                 clock_speed=self._clock_speed,
+                clock_epoch=self._clock_epoch,
                 seed=self._seed,
             )
             self._server = uvicorn.Server(_uvicorn_config(app.app, self._host, port))
@@ -604,6 +616,8 @@ class FakeEasyPost:
             sock.close()  # the subprocess binds it again (a short window another process could take it)
             command = [sys.executable, "-m", "rma.adapters.easypost.fake_server", "--host", self._host]
             command += ["--port", str(port), "--seed", str(self._seed), "--clock-speed", str(self._clock_speed)]
+            if self._clock_epoch is not None:
+                command += ["--clock-epoch", repr(self._clock_epoch)]
             command += ["--faults", json.dumps(self._faults.as_json())]
             if self.api_key:
                 command += ["--api-key", self.api_key]
@@ -733,6 +747,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--faults", default="{}", help="fault settings as JSON (see the control API)")
     parser.add_argument("--clock-speed", type=float, default=1.0, help="fake seconds per real second")
+    parser.add_argument(
+        "--clock-epoch", type=float, default=None, help="Unix time the sped-up clock counts from (RMA_CLOCK_EPOCH)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
@@ -742,7 +759,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
     app = FakeEasyPostApp(
-        api_key=args.api_key, faults=faults, rate_limit=args.rate_limit, clock_speed=args.clock_speed, seed=args.seed
+        api_key=args.api_key,
+        faults=faults,
+        rate_limit=args.rate_limit,
+        clock_speed=args.clock_speed,
+        clock_epoch=args.clock_epoch,
+        seed=args.seed,
     )
     uvicorn.Server(_uvicorn_config(app.app, args.host, args.port)).run()
 

@@ -652,6 +652,16 @@ class FakeEasyPostState:
                 },
                 "refunds": {shipment_id: dict(record) for shipment_id, record in self.refunds.items()},
                 "trackers": {"created": len(self.trackers)},
+                # Every bought label as the account's records have it, for an audit to check ours against.
+                "labels": [
+                    {
+                        "reference": shipment.reference or "",
+                        "tracking_code": shipment.tracking_code,
+                        "refunded": shipment.refund_status in {"submitted", "refunded"},
+                    }
+                    for shipment in self.shipments.values()
+                    if shipment.purchased_at is not None and shipment.tracking_code is not None
+                ],
             }
 
 

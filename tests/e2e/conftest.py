@@ -138,6 +138,7 @@ def start_stack(
 ) -> Stack:
     url, engine = database
     api_port, flower_port = free_port(), free_port()
+    extra_env.setdefault("RMA_DOCUMENTS_DIR", str(tmp_path / "documents"))
     env = stack_env(url, redis_server.url, api_port=api_port, flower_port=flower_port, **extra_env)
     specs = harness.stack_processes(env, state_dir=tmp_path, flower=flower, per_process_env=per_process_env)
     log_dir = tmp_path / "logs"

@@ -198,6 +198,7 @@ def _start(
         "RMA_BROKER_URL": url,
         "RMA_API_KEYS": API_KEY,
         "RMA_API_PORT": str(api_port),
+        "RMA_DOCUMENTS_DIR": str(workdir / "documents"),
         "RMA_CLOCK_EPOCH": str(time.time()),
         "RMA_CLOCK_SPEED": repr(BENCH_CLOCK_SPEED),
         "RMA_AUTO_INSPECT": "true",

@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     easypost_concurrency: int = Field(default=16, ge=1, le=128, description="carrier calls in flight per process")
     easypost_webhook_secret: SecretStr | None = Field(default=None, description="verifies EasyPost's webhook HMAC")
     carrier_rate_limit: float = Field(
-        default=0, ge=0, description="requests per second for the whole carrier account, shared by every process"
+        default=0,
+        ge=0,
+        description="the carrier account's requests per second, kept (10% below) by every process together",
     )
     carrier_rate_limit_url: str = Field(default="", description="Redis holding the shared limit (default: broker's)")
     label_format: Literal["PDF", "ZPL", "PNG"] = "PDF"

@@ -72,6 +72,17 @@ class Supervisor:
             self._children[spec.name] = _Child(spec, self._spawn(spec), time.monotonic())
             log.info("process_started", process=spec.name, pid=self._children[spec.name].process.pid)
 
+    def add(self, spec: ProcessSpec) -> None:
+        """Start one more process under supervision (a second worker of a stage, say)."""
+        if spec.name in self._children:
+            raise ValueError(f"a process named {spec.name!r} is already supervised")
+        self._specs.append(spec)
+        self._children[spec.name] = _Child(spec, self._spawn(spec), time.monotonic())
+        log.info("process_started", process=spec.name, pid=self._children[spec.name].process.pid)
+
+    def spec(self, name: str) -> ProcessSpec:
+        return self._children[name].spec
+
     def pid(self, name: str) -> int:
         return self._children[name].process.pid
 

@@ -348,6 +348,9 @@ def test_label_link_and_document(client: TestClient, runtime: Runtime) -> None:
     assert bad.json()["fields"][0]["field"] == "format"
     assert client.get(page["label"]["url"]).status_code == 401  # authorised like every return endpoint
 
+    assert page["label"]["qr_code_url"] is None  # the sandbox gives no drop-off QR code
+    assert client.get(f"/v1/returns/{return_id}/qr-code", headers=HEADERS).status_code == 404
+
     slip = client.get(page["label"]["packing_slip_url"], headers=HEADERS)
     assert slip.status_code == 200
     assert slip.headers["content-type"] == "application/pdf"

@@ -1,8 +1,8 @@
 """A request rate shared by every process that calls one provider account (the carrier's API quota).
 
 A moving window kept in Redis by `limits` (one Lua script per hit, so processes never race past the limit): at most
-`amount` requests in any `period` seconds, across every worker process of the deployment. A caller over the limit
-waits until the window has room; nothing is dropped."""
+`amount` requests in any `period` seconds, across every worker process of the deployment, a margin below the account's
+limit (`window_for`). A caller over the limit waits until the window has room; nothing is dropped."""
 
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ log = get_logger(__name__)
 
 
 def window_for(per_second: float) -> tuple[int, int]:
-    """(amount, seconds) for a rate: 20/s is 20 per second, 0.5/s is 1 per 2 seconds."""
+    """(amount, seconds) we keep to for an account limit of `per_second`: 10% below it (at least one request below
+    from 2/s), since a request is counted here a network hop before the carrier counts it, and the processes' clocks
+    differ by a little; 0.5/s is 1 per 2 seconds."""
     if per_second >= 1:
-        return math.floor(per_second), 1
+        return max(1, min(math.floor(per_second * 0.9), math.floor(per_second) - 1)), 1
     return 1, math.ceil(1 / per_second)
 
 

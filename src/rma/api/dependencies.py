@@ -8,6 +8,7 @@ The `APIKeyHeader` below only documents the header in the OpenAPI schema.
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Annotated, Final, cast
 
 from fastapi import Depends, Request
@@ -20,6 +21,7 @@ from rma.bootstrap import Runtime
 from rma.services.group_intake import GroupedIntake
 
 API_KEY_HEADER: Final = "X-API-Key"
+WEBHOOK_PATH: Final = re.compile(r"/v1/carriers/[^/]+/webhook")
 PROTECTED_PREFIX: Final = "/v1/"
 
 api_key_doc = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="one of the configured API keys")
@@ -39,7 +41,8 @@ IntakeDep = Annotated[GroupedIntake, Depends(get_intake)]
 
 
 class ApiKeyMiddleware:
-    """Answers 401 to any request under /v1/ without a valid `X-API-Key`; health checks and docs stay open."""
+    """Answers 401 to any request under /v1/ without a valid `X-API-Key`; health checks and docs stay open, and so do
+    carrier webhooks (a carrier cannot send our keys: each event is verified by its HMAC signature instead)."""
 
     def __init__(self, app: ASGIApp, *, api_keys: frozenset[str]) -> None:
         self.app = app
@@ -53,7 +56,8 @@ class ApiKeyMiddleware:
         return sum(hmac.compare_digest(candidate, key) for key in self._keys) > 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and str(scope["path"]).startswith(PROTECTED_PREFIX):
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and path.startswith(PROTECTED_PREFIX) and not WEBHOOK_PATH.fullmatch(path):
             presented = Headers(scope=scope).get(API_KEY_HEADER)
             if not self._valid(presented):
                 message = f"missing {API_KEY_HEADER} header" if not presented else f"invalid {API_KEY_HEADER}"

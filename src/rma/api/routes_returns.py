@@ -173,6 +173,26 @@ def get_label(
 
 
 @router.get(
+    "/{ref}/qr-code",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}}, "description": "the QR code a drop-off point scans instead of a label"},
+        404: {"model": ErrorBody, "description": "no such return, or its carrier gave no QR code"},
+    },
+)
+def get_qr_code(ref: str, runtime: RuntimeDep) -> Response:
+    """The carrier's QR code for label-less drop-off, where it gives one (USPS through EasyPost, for instance)."""
+    with runtime.ctx.uow() as uow:
+        ret = find(uow, ref)
+        label = uow.labels.get(ret.id)
+    try:
+        content = documents.qr_code(runtime.ctx, label)
+    except documents.DocumentUnavailableError as exc:
+        raise ApiError(404, f"return {ret.rma_number or ret.id}: {exc}") from None
+    return Response(content=content, media_type="image/png")
+
+
+@router.get(
     "/{ref}/packing-slip",
     response_class=Response,
     responses={

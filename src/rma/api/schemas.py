@@ -84,6 +84,7 @@ class TimelineView(BaseModel):
 class LabelView(BaseModel):
     url: str
     packing_slip_url: str
+    qr_code_url: str | None = Field(description="a QR code for label-less drop-off, where the carrier gives one")
     carrier: str
     service: str | None
     tracking_number: str | None

@@ -103,6 +103,7 @@ def detail(
         else LabelView(
             url=f"{status_url(ret.id)}/label",
             packing_slip_url=f"{status_url(ret.id)}/packing-slip",
+            qr_code_url=f"{status_url(ret.id)}/qr-code" if label.qr_key else None,
             carrier=label.carrier,
             service=label.service,
             tracking_number=label.tracking_number,

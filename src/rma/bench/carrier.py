@@ -28,10 +28,8 @@ LATENCY: Final[dict[str, list[float]]] = {
     "file": [0.02, 0.06],
     "default": [0.05, 0.15],
 }
-# The account's limit, enforced by the fake (429 above it) and kept by our shared limiter a little below it: the
-# limiter's window and the fake's are measured on two clocks a few milliseconds apart.
+# The account's limit, enforced by the fake (429 above it); our shared limiter keeps 10% below it.
 ACCOUNT_LIMIT: Final = 300.0
-OUR_LIMIT: Final = 280.0
 CHAOS_FAULTS: Final[dict[str, object]] = {"rate_429": 0.05, "retry_after": 1, "rate_5xx": 0.03}
 
 
@@ -51,7 +49,7 @@ class CarrierAccount:
             "RMA_EASYPOST_API_BASE": self.fake.api_base,
             "RMA_EASYPOST_TIMEOUT_SECONDS": "10",
             "RMA_EASYPOST_CONCURRENCY": "64",
-            "RMA_CARRIER_RATE_LIMIT": str(OUR_LIMIT),
+            "RMA_CARRIER_RATE_LIMIT": str(ACCOUNT_LIMIT),
         }
 
     def stats(self) -> dict[str, Any]:

@@ -49,3 +49,11 @@ def packing_slip(ctx: StageContext, ret: ReturnAuthorization, label: LabelRecord
         content = ctx.renderer.packing_slip(slip_data(ctx, ret, label.tracking_number))
         ctx.documents.put(key, content)
     return content
+
+
+def qr_code(ctx: StageContext, label: LabelRecord | None) -> bytes:
+    """The carrier's QR code for label-less drop-off (a PNG), where it gave one."""
+    content = ctx.documents.get(label.qr_key) if label is not None and label.qr_key else None
+    if content is None:
+        raise DocumentUnavailableError("the carrier gave no QR code for this label")
+    return content

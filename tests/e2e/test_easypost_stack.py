@@ -26,7 +26,8 @@ from tests.e2e.conftest import (
     wait_until,
 )
 
-from rma.adapters.db.tables import LabelRow, ReturnRow
+from rma.adapters.clock import AcceleratedClock
+from rma.adapters.db.tables import LabelRow, ReturnRow, TimelineRow
 from rma.adapters.easypost.fake_server import FakeEasyPost
 from rma.adapters.easypost.webhook import SIGNATURE_HEADER, sign
 from rma.domain.requests import ReturnRequest
@@ -40,7 +41,8 @@ WEBHOOK_SECRET = "whsec-e2e"  # noqa: S105 - a test secret
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeEasyPost]:
-    with FakeEasyPost(api_key="EZTKe2e", rate_limit=ACCOUNT_LIMIT, clock_speed=CLOCK_SPEED) as server:
+    # In a process of its own, as a carrier is: sharing the test process's GIL would bunch its arrivals.
+    with FakeEasyPost(api_key="EZTKe2e", rate_limit=ACCOUNT_LIMIT, clock_speed=CLOCK_SPEED, in_process=False) as server:
         yield server
 
 
@@ -76,9 +78,12 @@ def stack(
     running.supervisor.stop(timeout=60)
 
 
-def _request(**overrides: Any) -> ReturnRequest:
+def _request(stack: Stack, **overrides: Any) -> ReturnRequest:
+    """Dated by the stack's clock (two days per second): a request dated by the wall clock would be out of its
+    return window a minute into the run."""
     data = json.loads(EXAMPLE.read_text())
-    today = datetime.now(UTC).date()
+    clock = AcceleratedClock(epoch=float(stack.env["RMA_CLOCK_EPOCH"]), speed=float(stack.env["RMA_CLOCK_SPEED"]))
+    today = clock.now().date()
     data.update(
         upstream_request_id=f"ep-{uuid.uuid4().hex[:10]}",
         order_id=f"order-{uuid.uuid4().hex[:10]}",
@@ -93,13 +98,17 @@ def _wait(stack: Stack, predicate: Callable[[], bool], *, timeout: float, what: 
     try:
         wait_until(predicate, timeout=timeout, what=what)
     except AssertionError:
-        print(dump_logs(stack))  # noqa: T201 - shown only when the test fails
+        with stack.engine.connect() as conn:
+            rows = conn.execute(select(TimelineRow.return_id, TimelineRow.to_status, TimelineRow.cause)).all()
+        queues = {name.decode(): stack.redis.client().llen(name) for name in stack.redis.client().keys("rma.*")}
+        print("returns:", rows, "queues:", queues)  # noqa: T201 - shown only when the test fails
+        print(dump_logs(stack))  # noqa: T201
         raise
 
 
 def test_a_labels_worker_killed_after_the_purchase_buys_no_second_label(stack: Stack, fake: FakeEasyPost) -> None:
     with stack.client() as client:
-        return_id = client.submit(_request()).return_id
+        return_id = client.submit(_request(stack)).return_id
     rma_number = lambda: stack.scalar(select(ReturnRow.rma_number).where(ReturnRow.id == return_id))  # noqa: E731
     # EasyPost sold the label; our commit has not happened: the labels worker is stalled in between.
     _wait(
@@ -134,7 +143,7 @@ def test_a_labels_worker_killed_after_the_purchase_buys_no_second_label(stack: S
 
 
 def test_an_address_the_carrier_refuses_parks_the_return_with_its_words(stack: Stack, fake: FakeEasyPost) -> None:
-    bad = _request().model_dump(mode="json")
+    bad = _request(stack).model_dump(mode="json")
     bad["return_from"]["postal_code"] = "00000"
     with stack.client() as client:
         return_id = client.submit(ReturnRequest.model_validate(bad)).return_id
@@ -154,7 +163,7 @@ def test_an_address_the_carrier_refuses_parks_the_return_with_its_words(stack: S
 
 def test_three_processes_share_the_account_limit_and_drop_nothing(stack: Stack, fake: FakeEasyPost) -> None:
     with stack.client() as client:
-        ids = [client.submit(_request()).return_id for _ in range(30)]
+        ids = [client.submit(_request(stack)).return_id for _ in range(30)]
     _wait(
         stack,
         lambda: stack.count(ReturnRow, ReturnRow.id.in_(ids), ReturnRow.status != "closed") == 0,
@@ -162,16 +171,21 @@ def test_three_processes_share_the_account_limit_and_drop_nothing(stack: Stack, 
         what="30 returns to close through the shared limit",
     )
     requests = fake.stats()["requests"]
-    assert requests["max_in_any_second"] <= ACCOUNT_LIMIT  # never above the account's limit ...
-    assert requests["answered_429"] == 0  # ... so the fake never had to refuse one
+    print("carrier requests:", requests)  # noqa: T201 - the figures, shown with -s or on failure
+    # Never above the account's limit in any second the carrier counts, so it never had to refuse a request. (A
+    # sliding 1-second window over arrival times can hold a few more: a thread granted its request near the end of
+    # one window may send it a few hundred milliseconds later, with the cores busy.)
+    assert max(requests["per_second"].values()) <= ACCOUNT_LIMIT
+    assert requests["rate_limited"] == 0
+    assert requests["answered_429"] == 0
     assert requests["total"] >= 30 * 3  # every label was opened, bought and its parcel tracked: nothing dropped
     purchases = fake.stats()["purchases"]["per_reference"]
-    assert all(count == 1 for count in purchases.values())
+    assert {reference: count for reference, count in purchases.items() if count != 1} == {}
 
 
 def test_signed_webhooks_move_parcels_and_duplicates_change_nothing(stack: Stack) -> None:
     with stack.client() as client:
-        return_id = client.submit(_request()).return_id
+        return_id = client.submit(_request(stack)).return_id
     _wait(
         stack,
         lambda: stack.count(LabelRow, LabelRow.return_id == return_id, LabelRow.tracking_number.is_not(None)) == 1,

@@ -87,7 +87,9 @@ class FakeLabels:
 
     def set_refs(self, refs: dict[UUID, str]) -> None:
         for return_id, ref in refs.items():
-            self.staged[return_id] = replace(self._reserved(return_id), provider_ref=ref)
+            reserved = self._reserved(return_id)
+            if reserved.provider_ref is None:  # the first stored stays, as in the real store
+                self.staged[return_id] = replace(reserved, provider_ref=ref)
 
     def _reserved(self, return_id: UUID) -> LabelRecord:
         reserved = self.get(return_id)

@@ -3,6 +3,7 @@ the real flow module, asked by the fake unit of work at commit, as the real one 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -146,6 +147,34 @@ def test_a_retry_after_a_crash_buys_on_the_shipment_stored_before_the_purchase(
     assert list(carrier.opened.values()) == ["shp_1"]  # no second shipment
     assert len(carrier.sold) == 1
     assert db.labels[rid].tracking_number == carrier.sold[labels.label_key(rid)].tracking_number
+
+
+def test_two_attempts_at_one_label_buy_on_the_one_shipment_stored_first(
+    db: Database, ctx: StageContext, carrier: FakeCarrier, make_request: Any
+) -> None:
+    """A re-drive runs while the first attempt waits on the carrier: both open a shipment, only one is stored."""
+    (rid,) = _authorized(db, ctx, make_request, 1)
+    original = carrier.open_shipments
+
+    def raced(requests: Any) -> Any:
+        answer = original(requests)
+        # Meanwhile the other attempt opened its own shipment and stored it first.
+        carrier.opened["other"] = "shp_other"
+        db.labels[rid] = dataclasses.replace(db.labels[rid], provider_ref="shp_other")
+        return answer
+
+    carrier.open_shipments = raced  # type: ignore[method-assign]
+    bought: list[str | None] = []
+    buy = carrier.buy_labels
+
+    def record(requests: Any) -> Any:
+        bought.extend(request.provider_ref for request in requests)
+        return {r.idempotency_key: buy([dataclasses.replace(r, idempotency_key="other")])["other"] for r in requests}
+
+    carrier.buy_labels = record  # type: ignore[method-assign]
+    assert labels.issue_labels(ctx, [rid]) == {rid: Status.LABEL_ISSUED}
+    assert bought == ["shp_other"]  # not the shipment this attempt opened (shp_1): never two purchases
+    assert db.labels[rid].provider_ref == "shp_other"
 
 
 def test_a_label_the_carrier_refuses_parks_the_return_with_the_carriers_words(

@@ -65,7 +65,7 @@ class CarrierAccount:
         ]
         return CarrierRecords(
             labels=labels,
-            peak_requests_per_second=int(stats["requests"]["max_in_any_second"]),
+            peak_requests_per_second=max(map(int, stats["requests"]["per_second"].values()), default=0),
             rate_limit=self.limit,
         )
 
@@ -82,7 +82,9 @@ class CarrierAccount:
             "account_limit_per_second": self.limit,
             "requests": requests["total"],
             "by_endpoint": requests["by_endpoint"],
-            "max_requests_in_any_second": requests["max_in_any_second"],
+            "max_requests_in_one_second": max(requests["per_second"].values(), default=0),
+            "max_requests_in_any_sliding_second": requests["max_in_any_second"],
+            "rate_limited": requests["rate_limited"],
             "answered_429": requests["answered_429"],
             "faults_injected": requests["faults"],
             "labels_bought": purchases["total"],

@@ -158,7 +158,8 @@ class CarrierLedger(Protocol):
     def bought_labels(self) -> Sequence[BoughtLabel]: ...
 
     def peak_requests_per_second(self) -> int | None:
-        """The most requests the account took in any one second, where the provider tells (None: it does not)."""
+        """The most requests the account took in one second (as the provider counts them: by clock second), where
+        the provider tells (None: it does not)."""
 
 
 class CarrierWebhook(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 
 from rma.domain.lifecycle import Actor, Status
 from rma.domain.returns import ReturnAuthorization
@@ -81,17 +82,13 @@ def _open_shipments(
     if refs:
         with ctx.uow() as uow:
             uow.labels.set_refs({by_key[key]: ref for key, ref in refs.items()})
+            # Another attempt at the same return (a re-drive while this one waited on the carrier) may have stored
+            # its shipment first: the stored one is bought, never ours as well. An unbought shipment costs nothing.
+            stored = uow.labels.get_many([by_key[key] for key in refs])
             uow.commit()
+        refs = {key: record.provider_ref for key in refs if (record := stored.get(by_key[key])) and record.provider_ref}
     ready = [
-        request
-        if request.provider_ref is not None
-        else LabelRequest(
-            idempotency_key=request.idempotency_key,
-            rma_number=request.rma_number,
-            ship_from=request.ship_from,
-            weight_oz=request.weight_oz,
-            provider_ref=refs[request.idempotency_key],
-        )
+        request if request.provider_ref is not None else replace(request, provider_ref=refs[request.idempotency_key])
         for request in requests
         if request.provider_ref is not None or request.idempotency_key in refs
     ]

@@ -353,14 +353,22 @@ def test_a_timeout_opening_a_shipment_is_transient_and_costs_only_an_unused_ship
     assert fake.stats()["shipments"]["per_idempotency_key"] == {r.idempotency_key: 2}
 
 
-def test_a_read_timeout_on_a_look_up_is_not_retried_unseen(fake, carrier):
+def test_a_read_timeout_on_a_look_up_is_not_retried_unseen(fake, carrier, make_carrier):
     (r,) = opened(carrier, request())
     fake.set_faults(rate_timeout=1.0, timeout_seconds=1.5, endpoints=["retrieve"])
     started = time.monotonic()
     with pytest.raises(EasyPostProviderError, match="did not answer in time"):
-        carrier.buy_labels([r])
+        make_carrier().buy_labels([r])  # another process: it must look the shipment up
     assert time.monotonic() - started < 2.5  # the SDK alone would try the GET four times
     assert fake.stats()["requests"]["by_endpoint"]["retrieve"] == 1
+
+
+def test_a_shipment_opened_by_this_process_is_bought_without_a_look_up(fake, carrier):
+    (r,) = opened(carrier, request())
+    label = carrier.buy_labels([r])[r.idempotency_key]
+    assert isinstance(label, Label)
+    assert fake.stats()["requests"]["by_endpoint"].get("retrieve", 0) == 0
+    assert fake.stats()["purchases"]["total"] == 1
 
 
 def test_a_bad_api_key_fails_the_call_for_good(make_carrier):

@@ -23,7 +23,7 @@ class StageWorker:
 STAGES: Final[dict[str, StageWorker]] = {
     "intake": StageWorker(Queue.INTAKE, "prefork", 2, "validate and store requests published as messages"),
     "issuance": StageWorker(Queue.ISSUANCE, "prefork", 2, "policy decision and RMA number (CPU)"),
-    "labels": StageWorker(Queue.LABELS, "threads", 8, "buy labels from the carrier (waits on the carrier)"),
+    "labels": StageWorker(Queue.LABELS, "threads", 16, "buy labels from the carrier (waits on the carrier)"),
     "tracking": StageWorker(Queue.TRACKING, "threads", 4, "batched carrier tracking polls"),
     "inspection": StageWorker(Queue.INSPECTION, "prefork", 1, "record grades, settle refunds, escalate late ones"),
     "refunds": StageWorker(Queue.REFUNDS, "threads", 4, "pay refunds through the gateway (waits on the gateway)"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import partial
@@ -101,6 +102,9 @@ def _looks_like(label_format: str, content: bytes) -> bool:
     return b"^XA" in content[:4096]  # ZPL: a label format starts with ^XA
 
 
+_OPENED_KEPT = 10_000
+
+
 class EasyPostCarrier:
     name = "easypost"
 
@@ -120,6 +124,9 @@ class EasyPostCarrier:
         self._api_host = urlsplit(config.api_base).netloc
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        # Shipments opened here and not bought yet (bounded: one whose purchase never comes is forgotten in time).
+        self._opened: OrderedDict[str, Shipment] = OrderedDict()
+        self._opened_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"EasyPostCarrier({self._config!r})"
@@ -183,6 +190,10 @@ class EasyPostCarrier:
             cause = no_rate_cause(self._config.rule, len(shipment.rates), shipment.carrier_messages)
             return self._refused(request.idempotency_key, cause)
         _log.info("easypost_shipment_opened", idempotency_key=request.idempotency_key, shipment_id=shipment.id)
+        with self._opened_lock:
+            self._opened[shipment.id] = shipment
+            while len(self._opened) > _OPENED_KEPT:
+                self._opened.popitem(last=False)
         return shipment.id
 
     def _shipment_params(self, request: LabelRequest) -> dict[str, object]:
@@ -208,7 +219,11 @@ class EasyPostCarrier:
         reference = request.provider_ref or ""
         private = _private(request.ship_from)
         try:
-            shipment = self._retrieve(reference, private)
+            # A shipment this process opened moments ago, with its rates, needs no look-up: nothing bought on it
+            # yet (had another attempt bought it since, EasyPost refuses the purchase and `_purchase` looks it up).
+            with self._opened_lock:
+                opened = self._opened.pop(reference, None)
+            shipment = opened if opened is not None else self._retrieve(reference, private)
             if not shipment.bought:
                 rate = choose_rate(shipment.rates, self._config.rule)
                 if rate is None:

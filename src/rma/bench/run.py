@@ -225,7 +225,8 @@ def _labels_stage(stack: BenchStack, report: dict[str, Any]) -> dict[str, Any]:
     with stack.engine.connect() as conn:
         stamps = sorted(
             epoch + (at.timestamp() - epoch) / speed
-            for at in conn.scalars(select(LabelRow.created_at).where(LabelRow.created_at.is_not(None)))
+            for at in conn.scalars(select(LabelRow.created_at))
+            if at is not None
         )
     count = len(stamps)
     # The busiest 10 seconds of label purchases: the stage's rate while it had a backlog to work through.

@@ -48,7 +48,7 @@ class CarrierAccount:
             "RMA_EASYPOST_API_KEY": API_KEY,
             "RMA_EASYPOST_API_BASE": self.fake.api_base,
             "RMA_EASYPOST_TIMEOUT_SECONDS": "10",
-            "RMA_EASYPOST_CONCURRENCY": "64",
+            "RMA_EASYPOST_CONCURRENCY": "128",
             "RMA_CARRIER_RATE_LIMIT": str(ACCOUNT_LIMIT),
         }
 

@@ -339,7 +339,7 @@ class FakeEasyPostApp:
         return document
 
     async def _file(self, produce: Callable[[], bytes | None], media_type: str) -> Response:
-        self.log.arrive("file")
+        self.log.arrive("file", api=False)
         faults = self.faults
         delay = faults.delay("file", self._uniform)
         if delay:
@@ -463,7 +463,12 @@ class FakeEasyPostApp:
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """Where the fake's files are: its own port under the loopback's other name. EasyPost serves label files from a
+    storage host apart from its API (and outside the API's rate limit); a client telling the two apart by host sees
+    the same here."""
+    base = request.base_url
+    other = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}.get(base.hostname or "", base.hostname)
+    return str(base.replace(hostname=other)).rstrip("/")
 
 
 async def _body(request: Request) -> object | None:

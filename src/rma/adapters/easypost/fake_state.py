@@ -682,10 +682,12 @@ class RequestLog:
             self.faults: Counter[str] = Counter()
             self._window: deque[float] = deque()
 
-    def arrive(self, endpoint: str) -> float:
+    def arrive(self, endpoint: str, *, api: bool = True) -> float:
+        """Count a request; `api=False` for the file host's, which the account's rate does not count."""
         now = time.monotonic()
         with self.lock:
-            self.arrivals.append(now)
+            if api:
+                self.arrivals.append(now)
             self.by_endpoint[endpoint] += 1
         return now
 

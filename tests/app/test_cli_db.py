@@ -12,8 +12,8 @@ def test_upgrade_current_downgrade(tmp_path: Path) -> None:
     assert rma("db", "current", env=env).stdout.strip() == "(empty)"
     up = rma("db", "upgrade", env=env)
     assert up.returncode == 0, up.stderr
-    assert "database at revision 0004" in up.stdout
-    assert rma("db", "current", env=env).stdout.strip() == "0004"
+    assert "database at revision 0005" in up.stdout
+    assert rma("db", "current", env=env).stdout.strip() == "0005"
     down = rma("db", "downgrade", "base", env=env)
     assert down.returncode == 0, down.stderr
     assert rma("db", "current", env=env).stdout.strip() == "(empty)"

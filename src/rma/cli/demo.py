@@ -38,8 +38,10 @@ def _table(summary: dict[str, object], speed: float) -> Table:
     table.add_row(f"time in status (app hours; 1 s = {speed / 3600:g} h)", "p50 / p95")
     for status, figures in stages.items():
         table.add_row(f"  {status}", f"{figures['p50']} / {figures['p95']}")
-    printed = summary["documents"]
+    printed = summary.get("documents") or {}
     assert isinstance(printed, dict)  # noqa: S101
+    if not printed:
+        return table
     table.add_section()
     table.add_row(f"labels printed (in {printed['dir']})", str(printed["labels"]))
     for key, name in (("example_label", "  a label"), ("example_packing_slip", "  its packing slip")):

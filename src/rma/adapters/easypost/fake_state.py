@@ -17,7 +17,7 @@ import math
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -680,7 +680,8 @@ class RequestLog:
             self.answered_429 = 0
             self.rate_limited = 0
             self.faults: Counter[str] = Counter()
-            self._window: deque[float] = deque()
+            self._second = -1
+            self._admitted = 0
 
     def arrive(self, endpoint: str, *, api: bool = True) -> float:
         """Count a request; `api=False` for the file host's, which the account's rate does not count."""
@@ -692,14 +693,16 @@ class RequestLog:
         return now
 
     def admit(self, now: float, per_second: float | None) -> float | None:
-        """None if the account limit lets this request through, else the Retry-After to answer (seconds)."""
+        """None if the account limit lets this request through, else the Retry-After to answer (seconds). The limit
+        counts requests per clock second, as a provider's per-second quota does."""
         with self.lock:
-            while self._window and self._window[0] <= now - 1.0:
-                self._window.popleft()
-            if per_second is not None and len(self._window) >= per_second:
+            second = int(now - self.started)
+            if self._second != second:
+                self._second, self._admitted = second, 0
+            if per_second is not None and self._admitted >= per_second:
                 self.rate_limited += 1
-                return max(0.0, self._window[0] + 1.0 - now)
-            self._window.append(now)
+                return max(0.0, self.started + second + 1 - now)
+            self._admitted += 1
             return None
 
     def snapshot(self) -> Json:

@@ -36,7 +36,6 @@ class SharedRateLimit:
         self._item = RateLimitItemPerSecond(amount, seconds, namespace="rma-carrier")
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
         self._account = account
-        self.waited_seconds = 0.0
 
     def acquire(self) -> None:
         """Block until one more request fits in the account's window."""
@@ -44,7 +43,6 @@ class SharedRateLimit:
             reset = self._limiter.get_window_stats(self._item, self._account).reset_time
             # A little jitter: the processes woken by one reset must not all retry in the same millisecond.
             pause = max(0.001, reset - time.time()) + random.uniform(0, 0.005)  # noqa: S311 - jitter
-            self.waited_seconds += pause
             time.sleep(min(pause, 1.0))
 
 

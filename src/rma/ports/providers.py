@@ -145,21 +145,12 @@ class Carrier(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BoughtLabel:
-    """A label as the carrier's own records have it (for the audit)."""
+    """A label as the carrier's own records have it: the audit checks ours against them (the sandbox's tables, or the
+    fake EasyPost server's records in bench and chaos runs)."""
 
     reference: str  # the RMA number it was bought for
     tracking_number: str
     refunded: bool  # voided, its cost given back
-
-
-class CarrierLedger(Protocol):
-    """The carrier account's own records, read by `rma audit` to check ours against them."""
-
-    def bought_labels(self) -> Sequence[BoughtLabel]: ...
-
-    def peak_requests_per_second(self) -> int | None:
-        """The most requests the account took in one second (as the provider counts them: by clock second), where
-        the provider tells (None: it does not)."""
 
 
 class CarrierWebhook(Protocol):

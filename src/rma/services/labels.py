@@ -137,16 +137,15 @@ def issue_labels(ctx: StageContext, return_ids: Sequence[uuid.UUID]) -> dict[uui
     unanswered = [
         r.idempotency_key for r in requests if r.idempotency_key not in bought and r.idempotency_key not in refused
     ]
+    # The documents are written before the transaction opens, not while it holds its locks (a label another
+    # attempt recorded meanwhile is the same document under the same key).
+    kept = {by_key[key]: _keep_documents(ctx, by_key[key], label) for key, label in bought.items()}
     with ctx.uow() as uow:
         rets = load_many(uow, return_ids)
         now = ctx.clock.now()
         expires_at = now + ctx.timing.label_valid
         authorized = {ret.id: ret for ret in rets if ret.status is Status.AUTHORIZED}
-        labelled = {
-            ret_id: _keep_documents(ctx, ret_id, label)
-            for key, label in bought.items()
-            if (ret_id := by_key[key]) in authorized
-        }
+        labelled = {ret_id: stored for ret_id, stored in kept.items() if ret_id in authorized}
         uow.labels.complete_many(labelled, at=now)
         uow.shipments.add_many(
             {

@@ -100,7 +100,8 @@ def finished_returns(conn: Connection | Session) -> int:
 
 @dataclass(frozen=True, slots=True)
 class CarrierRecords:
-    """What the carrier account's own records say (`rma.ports.providers.CarrierLedger`), with its request limit."""
+    """What the carrier account's own records say, with its request limit and its busiest second (as the provider
+    counts requests: per clock second)."""
 
     labels: Sequence[BoughtLabel]
     peak_requests_per_second: int | None = None
